@@ -1,0 +1,87 @@
+# workspace-agent: `make run` starts the echo agent locally, `make test` runs
+# every test. See README.md.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := workspace-agent
+IMAGE ?= workspace-agent:local
+TARGET_GNU := x86_64-unknown-linux-gnu
+TARGET_MUSL := x86_64-unknown-linux-musl
+STATIC_OUT := target/static/$(BIN)
+
+# Local defaults for `make run` only: the binary itself never defaults
+# WORKSPACE_ID. Override any of them: `make run PORT=9000`.
+WORKSPACE_ID ?= local-dev
+PORT ?= 8000
+CONFIGS_DIR ?= $(CURDIR)/.configs
+REGISTER ?= false
+RUST_LOG ?= info
+
+.PHONY: run build release static image test test-rust test-py test-container lint fmt bench fuzz soak clean
+
+run: release
+	@mkdir -p "$(CONFIGS_DIR)"
+	WORKSPACE_ID="$(WORKSPACE_ID)" PORT="$(PORT)" CONFIGS_DIR="$(CONFIGS_DIR)" \
+	REGISTER="$(REGISTER)" RUST_LOG="$(RUST_LOG)" ./target/release/$(BIN)
+
+build:
+	$(CARGO) build --locked
+
+release:
+	$(CARGO) build --locked --release
+
+# A fully static binary: musl where its target is installed, otherwise glibc
+# with crt-static. Fails unless the result really is static.
+static:
+	@if rustup target list --installed 2>/dev/null | grep -qx $(TARGET_MUSL); then \
+		echo "static: building for $(TARGET_MUSL)"; \
+		$(CARGO) build --locked --release --target $(TARGET_MUSL); \
+		src=target/$(TARGET_MUSL)/release/$(BIN); \
+	else \
+		echo "static: musl target not installed; building $(TARGET_GNU) with +crt-static"; \
+		RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target $(TARGET_GNU); \
+		src=target/$(TARGET_GNU)/release/$(BIN); \
+	fi; \
+	mkdir -p target/static && cp "$$src" $(STATIC_OUT); \
+	if ! file $(STATIC_OUT) | grep -Eq 'statically linked|static-pie linked'; then \
+		echo "static: $(STATIC_OUT) is NOT static:"; file $(STATIC_OUT); exit 1; \
+	fi; \
+	if ldd $(STATIC_OUT) 2>&1 | grep -q '=>'; then echo "static: ldd lists shared libraries"; exit 1; fi; \
+	echo "static: $(STATIC_OUT) $$(stat -c %s $(STATIC_OUT)) bytes, static"
+
+image: static
+	docker build -f Dockerfile.scratch -t $(IMAGE) .
+	@docker image inspect $(IMAGE) --format 'image: {{.Size}} bytes' 
+
+# Every test: Rust unit and integration tests, the Python interop tests with
+# the official a2a-sdk client, and the container tests (whenever Docker is
+# available; under CI=true a missing Docker fails).
+test: test-rust test-py test-container
+
+test-rust:
+	$(CARGO) test --locked --all-targets
+
+test-py: build
+	bash tests/py/run.sh
+
+test-container:
+	bash tests/container/run.sh
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+bench: release static
+	bash bench/run.sh
+
+fuzz:
+	bash fuzz/run.sh $${FUZZ_SECS:-60}
+
+soak: release
+	bash bench/soak.sh $${SOAK_SECS:-3600}
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,308 @@
+//! Runs a local program per message: the message text on stdin, its stdout
+//! streamed back as the answer.
+//!
+//! No shell is involved unless the user writes one (`AGENT_COMMAND="sh -c
+//! '...'"`). The child runs in its own process group with the agent's
+//! secrets removed from its environment, and the whole group is killed on
+//! cancel, on timeout and on shutdown (which cancels every task).
+
+use super::{Backend, BackendError, BackendRequest};
+use crate::store::CancelToken;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How much of stderr is kept to explain a failure.
+const STDERR_TAIL: usize = 2048;
+/// Largest answer read from the program.
+const MAX_OUTPUT: usize = 8 << 20;
+
+pub struct CommandBackend {
+    argv: Vec<String>,
+}
+
+impl CommandBackend {
+    pub fn new(argv: Vec<String>) -> CommandBackend {
+        CommandBackend { argv }
+    }
+}
+
+/// Environment variables never handed to the child: the agent's own
+/// secrets, and anything that looks like one.
+pub fn is_secret_var(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "API_KEY",
+        "APIKEY",
+        "CREDENTIAL",
+        "PRIVATE_KEY",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals the process group we
+    // created for the child (process_group(0) makes pgid == pid).
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+}
+
+impl Backend for CommandBackend {
+    fn name(&self) -> &'static str {
+        "command"
+    }
+
+    fn run(
+        &self,
+        req: &BackendRequest<'_>,
+        cancel: &CancelToken,
+        deadline: Instant,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), BackendError> {
+        let total = deadline.saturating_duration_since(Instant::now());
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(BackendError::Failed("AGENT_COMMAND is empty".into()));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .env_clear()
+            .envs(std::env::vars_os().filter_map(|(k, v)| {
+                let name = k.to_str()?;
+                (!is_secret_var(name)).then(|| (k.clone(), v))
+            }))
+            .env("A2A_TASK_ID", req.task_id)
+            .env("A2A_CONTEXT_ID", req.context_id);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| BackendError::Failed(format!("could not start {program:?}: {e}")))?;
+        let pid = child.id();
+
+        // stdin on its own thread: a program that writes before it reads
+        // must not deadlock against us
+        let input = req.text.as_bytes().to_vec();
+        let stdin = child.stdin.take();
+        let writer = std::thread::Builder::new()
+            .name("cmd-stdin".into())
+            .spawn(move || {
+                if let Some(mut s) = stdin {
+                    let _ = s.write_all(&input);
+                }
+            });
+        let stderr = child.stderr.take();
+        let err_reader = std::thread::Builder::new()
+            .name("cmd-stderr".into())
+            .spawn(move || {
+                let mut tail = Vec::new();
+                if let Some(mut s) = stderr {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        tail.extend_from_slice(&buf[..n]);
+                        if tail.len() > STDERR_TAIL {
+                            tail.drain(..tail.len() - STDERR_TAIL);
+                        }
+                    }
+                }
+                String::from_utf8_lossy(&tail).trim().to_string()
+            });
+
+        // The watchdog kills the group on cancel or timeout; reading stdout
+        // below then ends because the pipe closes.
+        let done = CancelToken::new();
+        let killed_for = Arc::new(AtomicBool::new(false));
+        let watchdog = {
+            let (done, cancel, killed) = (done.clone(), cancel.clone(), killed_for.clone());
+            std::thread::Builder::new()
+                .name("cmd-watchdog".into())
+                .spawn(move || loop {
+                    if done.wait_timeout(Duration::from_millis(50)) {
+                        return;
+                    }
+                    if cancel.is_set() || Instant::now() >= deadline {
+                        killed.store(true, Ordering::SeqCst);
+                        kill_group(pid);
+                        return;
+                    }
+                })
+        };
+        let watchdog = match watchdog {
+            Ok(w) => Some(w),
+            Err(e) => {
+                kill_group(pid);
+                let _ = child.wait();
+                return Err(BackendError::Failed(format!(
+                    "could not watch the command: {e}"
+                )));
+            }
+        };
+
+        let mut out = child.stdout.take();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut total_out = 0usize;
+        let mut buf = [0u8; 4096];
+        while let Some(s) = out.as_mut() {
+            let n = match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            total_out += n;
+            if total_out > MAX_OUTPUT {
+                kill_group(pid);
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            // emit only whole UTF-8 characters; keep a split one for later
+            let valid = match std::str::from_utf8(&pending) {
+                Ok(_) => pending.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => pending.len(),
+            };
+            if valid > 0 {
+                let chunk: Vec<u8> = pending.drain(..valid).collect();
+                emit(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        if !pending.is_empty() {
+            emit(&String::from_utf8_lossy(&pending));
+        }
+        drop(out);
+        let status = child.wait();
+        done.trigger();
+        if let Some(w) = watchdog {
+            let _ = w.join();
+        }
+        if let Ok(w) = writer {
+            let _ = w.join();
+        }
+        let stderr_tail = err_reader
+            .ok()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
+
+        if killed_for.load(Ordering::SeqCst) {
+            return Err(if cancel.is_set() {
+                BackendError::Canceled
+            } else {
+                BackendError::TimedOut(total)
+            });
+        }
+        if total_out > MAX_OUTPUT {
+            return Err(BackendError::Failed(format!(
+                "{program:?} wrote more than {MAX_OUTPUT} bytes"
+            )));
+        }
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => {
+                let why = match s.code() {
+                    Some(c) => format!("exited with status {c}"),
+                    None => "was killed by a signal".to_string(),
+                };
+                let detail = if stderr_tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {stderr_tail}")
+                };
+                Err(BackendError::Failed(format!(
+                    "the command {program:?} {why}{detail}"
+                )))
+            }
+            Err(e) => Err(BackendError::Failed(format!(
+                "could not wait for {program:?}: {e}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        argv: &[&str],
+        text: &str,
+        cancel: &CancelToken,
+        budget: Duration,
+    ) -> (Result<(), BackendError>, String) {
+        let b = CommandBackend::new(argv.iter().map(|s| s.to_string()).collect());
+        let mut out = String::new();
+        let req = BackendRequest {
+            task_id: "t",
+            context_id: "c",
+            text,
+        };
+        let r = b.run(&req, cancel, Instant::now() + budget, &mut |c| {
+            out.push_str(c)
+        });
+        (r, out)
+    }
+
+    #[test]
+    fn cat_echoes_stdin() {
+        let (r, out) = run(
+            &["cat"],
+            "hello ✓",
+            &CancelToken::new(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(out, "hello ✓");
+    }
+
+    #[test]
+    fn failure_explains_itself() {
+        let (r, _) = run(
+            &["sh", "-c", "echo broken >&2; exit 3"],
+            "",
+            &CancelToken::new(),
+            Duration::from_secs(10),
+        );
+        match r {
+            Err(BackendError::Failed(m)) => {
+                assert!(m.contains("status 3") && m.contains("broken"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let (r, _) = run(
+            &["/nonexistent/prog"],
+            "",
+            &CancelToken::new(),
+            Duration::from_secs(10),
+        );
+        assert!(matches!(r, Err(BackendError::Failed(m)) if m.contains("could not start")));
+    }
+
+    #[test]
+    fn timeout_kills_the_group() {
+        let start = Instant::now();
+        let (r, _) = run(
+            &["sh", "-c", "sleep 30 & sleep 30"],
+            "",
+            &CancelToken::new(),
+            Duration::from_millis(200),
+        );
+        assert!(matches!(r, Err(BackendError::TimedOut(_))), "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn secrets_are_recognised() {
+        assert!(is_secret_var("OPENAI_API_KEY"));
+        assert!(is_secret_var("A2A_AUTH_TOKEN"));
+        assert!(!is_secret_var("PATH"));
+    }
+}

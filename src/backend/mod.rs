@@ -1,0 +1,110 @@
+//! Backends: what actually answers a message.
+//!
+//! Invariant: a backend knows nothing of A2A wire formats or HTTP routing. It
+//! gets the text of one message and its task context, pushes text chunks out
+//! through `emit` (so streaming works), checks the cancel token between
+//! chunks, and respects the deadline.
+
+mod command;
+mod echo;
+mod openai;
+mod webhook;
+
+pub use command::CommandBackend;
+pub use echo::EchoBackend;
+pub use openai::{parse_sse_line, OpenAiBackend, SseLine};
+pub use webhook::WebhookBackend;
+
+use crate::config::BackendConfig;
+use crate::store::CancelToken;
+use std::time::{Duration, Instant};
+
+/// One message to answer.
+pub struct BackendRequest<'a> {
+    pub task_id: &'a str,
+    pub context_id: &'a str,
+    /// the message's text parts joined by newlines
+    pub text: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendError {
+    Canceled,
+    TimedOut(Duration),
+    /// A message for a person: it becomes the failed task's status text.
+    Failed(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendError::Canceled => write!(f, "canceled"),
+            BackendError::TimedOut(d) => {
+                write!(f, "no answer within {} s (AGENT_TIMEOUT_SECS)", d.as_secs())
+            }
+            BackendError::Failed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+pub trait Backend: Send + Sync {
+    /// Short name for logs and the card (`echo`, `openai`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Answers one message. Text goes out through `emit` as it is produced;
+    /// returning `Ok` means the answer is complete.
+    fn run(
+        &self,
+        req: &BackendRequest<'_>,
+        cancel: &CancelToken,
+        deadline: Instant,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), BackendError>;
+}
+
+pub fn build(cfg: &BackendConfig) -> Box<dyn Backend> {
+    match cfg {
+        BackendConfig::Echo { delay } => Box::new(EchoBackend::new(*delay)),
+        BackendConfig::OpenAi(c) => Box::new(OpenAiBackend::new(c.clone())),
+        BackendConfig::Command { argv } => Box::new(CommandBackend::new(argv.clone())),
+        BackendConfig::Webhook { url } => Box::new(WebhookBackend::new(url.clone())),
+    }
+}
+
+/// Time left before `deadline`, or the timeout error if none is.
+pub(crate) fn remaining(deadline: Instant, total: Duration) -> Result<Duration, BackendError> {
+    let now = Instant::now();
+    if now >= deadline {
+        Err(BackendError::TimedOut(total))
+    } else {
+        Ok(deadline - now)
+    }
+}
+
+/// A ureq agent with the connect timeout every backend uses.
+pub(crate) fn http_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Turns a ureq error into words a person can act on.
+pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -> BackendError {
+    match e {
+        ureq::Error::Status(code, resp) => {
+            let body = resp.into_string().unwrap_or_default();
+            let body: String = body.chars().take(300).collect();
+            BackendError::Failed(format!("{what} answered HTTP {code}: {}", body.trim()))
+        }
+        ureq::Error::Transport(t) => {
+            let text = t.to_string();
+            if text.contains("timed out") || text.contains("Timeout") || text.contains("WouldBlock")
+            {
+                BackendError::TimedOut(total)
+            } else {
+                BackendError::Failed(format!("could not reach {what}: {text}"))
+            }
+        }
+    }
+}

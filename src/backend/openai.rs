@@ -1,0 +1,298 @@
+//! Any OpenAI-compatible chat-completions endpoint: Ollama, llama.cpp's
+//! server, vLLM, LM Studio, OpenAI itself.
+//!
+//! Streams (`stream: true`) and parses server-sent events line by line, so
+//! `message/stream` clients see tokens as the model produces them. Keeps a
+//! bounded conversation per `contextId` so follow-ups have context.
+
+use super::{describe_http_error, http_agent, remaining, Backend, BackendError, BackendRequest};
+use crate::config::OpenAiConfig;
+use crate::store::CancelToken;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Conversations remembered at once; the least recently used goes first.
+const MAX_CONTEXTS: usize = 256;
+/// One SSE line longer than this is a broken peer, not a token.
+const MAX_LINE: usize = 1 << 20;
+
+pub struct OpenAiBackend {
+    cfg: OpenAiConfig,
+    agent: ureq::Agent,
+    conversations: Mutex<Conversations>,
+}
+
+type Turns = VecDeque<(&'static str, String)>;
+
+#[derive(Default)]
+struct Conversations {
+    clock: u64,
+    /// context id → (last use, turns)
+    map: HashMap<String, (u64, Turns)>,
+}
+
+impl Conversations {
+    fn history(&mut self, context: &str) -> Vec<(&'static str, String)> {
+        self.clock += 1;
+        let clock = self.clock;
+        match self.map.get_mut(context) {
+            Some((used, turns)) => {
+                *used = clock;
+                turns.iter().cloned().collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn record(&mut self, context: &str, user: &str, assistant: &str, max_messages: usize) {
+        self.clock += 1;
+        let clock = self.clock;
+        if !self.map.contains_key(context) && self.map.len() >= MAX_CONTEXTS {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (u, _))| *u)
+                .map(|(k, _)| k.clone())
+            {
+                self.map.remove(&oldest);
+            }
+        }
+        let (used, turns) = self.map.entry(context.to_string()).or_default();
+        *used = clock;
+        turns.push_back(("user", user.to_string()));
+        turns.push_back(("assistant", assistant.to_string()));
+        while turns.len() > max_messages {
+            turns.pop_front();
+        }
+    }
+}
+
+/// One line of an OpenAI streaming response.
+#[derive(Debug, PartialEq)]
+pub enum SseLine {
+    /// a piece of the answer
+    Delta(String),
+    /// `data: [DONE]`
+    Done,
+    /// the server reported an error inside the stream
+    Error(String),
+    /// comments, keep-alives, role-only deltas, other fields
+    Skip,
+}
+
+/// Parses one line of the event stream. Pure, so it can be fuzzed.
+pub fn parse_sse_line(line: &str) -> SseLine {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let Some(data) = line.strip_prefix("data:") else {
+        return SseLine::Skip;
+    };
+    let data = data.trim_start();
+    if data == "[DONE]" {
+        return SseLine::Done;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return SseLine::Skip;
+    };
+    if let Some(err) = v.get("error") {
+        let msg = err
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| err.to_string());
+        return SseLine::Error(msg);
+    }
+    match v
+        .pointer("/choices/0/delta/content")
+        .and_then(Value::as_str)
+    {
+        Some(s) if !s.is_empty() => SseLine::Delta(s.to_string()),
+        _ => SseLine::Skip,
+    }
+}
+
+impl OpenAiBackend {
+    pub fn new(cfg: OpenAiConfig) -> OpenAiBackend {
+        OpenAiBackend {
+            cfg,
+            agent: http_agent(),
+            conversations: Mutex::new(Conversations::default()),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!(
+            "{}/chat/completions",
+            self.cfg.base_url.trim_end_matches('/')
+        )
+    }
+
+    fn what(&self) -> String {
+        format!("the model server at {}", self.cfg.base_url)
+    }
+}
+
+impl Backend for OpenAiBackend {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn run(
+        &self,
+        req: &BackendRequest<'_>,
+        cancel: &CancelToken,
+        deadline: Instant,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), BackendError> {
+        let total = deadline.saturating_duration_since(Instant::now());
+        let history = self
+            .conversations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .history(req.context_id);
+        let mut messages = Vec::with_capacity(history.len() + 2);
+        if let Some(sp) = &self.cfg.system_prompt {
+            messages.push(json!({"role": "system", "content": sp}));
+        }
+        for (role, content) in &history {
+            messages.push(json!({"role": role, "content": content}));
+        }
+        messages.push(json!({"role": "user", "content": req.text}));
+        let body = json!({"model": self.cfg.model, "messages": messages, "stream": true});
+
+        let mut call = self
+            .agent
+            .post(&self.endpoint())
+            .timeout(remaining(deadline, total)?)
+            .set("Content-Type", "application/json")
+            .set("Accept", "text/event-stream");
+        if let Some(key) = &self.cfg.api_key {
+            call = call.set("Authorization", &format!("Bearer {key}"));
+        }
+        let resp = call
+            .send_string(&body.to_string())
+            .map_err(|e| describe_http_error(&self.what(), e, total))?;
+
+        let mut answer = String::new();
+        let is_sse = resp.content_type().contains("event-stream");
+        if is_sse {
+            let mut reader = BufReader::new(resp.into_reader().take(64 << 20));
+            let mut line = Vec::new();
+            loop {
+                if cancel.is_set() {
+                    // dropping the reader closes the connection: the model
+                    // server stops generating
+                    return Err(BackendError::Canceled);
+                }
+                remaining(deadline, total)?;
+                line.clear();
+                let n = (&mut reader)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| io_error(e, total, &self.what()))?;
+                if n == 0 {
+                    break;
+                }
+                match parse_sse_line(&String::from_utf8_lossy(&line)) {
+                    SseLine::Delta(d) => {
+                        answer.push_str(&d);
+                        emit(&d);
+                    }
+                    SseLine::Done => break,
+                    SseLine::Error(m) => {
+                        return Err(BackendError::Failed(format!(
+                            "{} reported: {m}",
+                            self.what()
+                        )))
+                    }
+                    SseLine::Skip => {}
+                }
+            }
+        } else {
+            // a server that ignores `stream: true` answers with one JSON body
+            let mut raw = String::new();
+            resp.into_reader()
+                .take(64 << 20)
+                .read_to_string(&mut raw)
+                .map_err(|e| {
+                    BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
+                })?;
+            let v: Value = serde_json::from_str(&raw).map_err(|e| {
+                BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
+            })?;
+            let text = v
+                .pointer("/choices/0/message/content")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    BackendError::Failed(format!(
+                        "{} sent no choices[0].message.content",
+                        self.what()
+                    ))
+                })?;
+            answer.push_str(text);
+            emit(text);
+        }
+        if cancel.is_set() {
+            return Err(BackendError::Canceled);
+        }
+        self.conversations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(
+                req.context_id,
+                req.text,
+                &answer,
+                self.cfg.max_history_messages,
+            );
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error, total: Duration, what: &str) -> BackendError {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        TimedOut | WouldBlock => BackendError::TimedOut(total),
+        _ => BackendError::Failed(format!("lost the connection to {what}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_lines() {
+        assert_eq!(
+            parse_sse_line(r#"data: {"choices":[{"delta":{"content":"Hi"}}]}"#),
+            SseLine::Delta("Hi".into())
+        );
+        assert_eq!(parse_sse_line("data: [DONE]\r\n"), SseLine::Done);
+        assert_eq!(parse_sse_line(": keep-alive"), SseLine::Skip);
+        assert_eq!(
+            parse_sse_line(r#"data: {"choices":[{"delta":{"role":"assistant"}}]}"#),
+            SseLine::Skip
+        );
+        assert_eq!(
+            parse_sse_line(r#"data: {"error":{"message":"overloaded"}}"#),
+            SseLine::Error("overloaded".into())
+        );
+        assert_eq!(parse_sse_line("data: {not json"), SseLine::Skip);
+    }
+
+    #[test]
+    fn conversations_are_bounded() {
+        let mut c = Conversations::default();
+        for i in 0..10 {
+            c.record("ctx", &format!("q{i}"), &format!("a{i}"), 4);
+        }
+        let h = c.history("ctx");
+        assert_eq!(h.len(), 4);
+        assert_eq!(h[0], ("user", "q8".to_string()));
+        for i in 0..(MAX_CONTEXTS + 10) {
+            c.record(&i.to_string(), "q", "a", 4);
+        }
+        assert!(c.map.len() <= MAX_CONTEXTS);
+    }
+}

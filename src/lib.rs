@@ -1,0 +1,28 @@
+//! workspace-agent: a tiny synchronous A2A agent for Molecule AI workspaces.
+//!
+//! The binary (`src/main.rs`) wires the threads; this library holds the
+//! parts, each with one job. See ARCHITECTURE.md for the map.
+//!
+//! ```no_run
+//! // Decode a JSON-RPC request the way the server does:
+//! use workspace_agent::protocol::{parse_request, DecodeLimits};
+//! let req = parse_request(br#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{}}"#,
+//!                         &DecodeLimits::default()).unwrap();
+//! assert_eq!(req.method, "message/send");
+//! ```
+
+pub mod backend;
+pub mod card;
+pub mod cli;
+pub mod config;
+pub mod fsutil;
+pub mod ids;
+pub mod logging;
+pub mod metrics;
+pub mod platform;
+pub mod protocol;
+pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod store;
+pub mod time;

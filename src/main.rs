@@ -1,0 +1,233 @@
+//! The agent's entry point: parse the command, read the configuration, wire
+//! the threads (HTTP workers, the platform thread, the signal handler), wait
+//! for a stop signal, and shut down within the grace period.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use workspace_agent::card::{Capabilities, Cards};
+use workspace_agent::config::Config;
+use workspace_agent::metrics::{Metrics, RegState};
+use workspace_agent::platform::heartbeat::Load;
+use workspace_agent::platform::register::PlatformLoop;
+use workspace_agent::platform::snapshot::Snapshot;
+use workspace_agent::platform::{PlatformClient, TokenStore};
+use workspace_agent::protocol::{v03, DecodeLimits};
+use workspace_agent::server::{HttpLimits, HttpServer, ServerParts};
+use workspace_agent::service::{Service, ServiceConfig};
+use workspace_agent::shutdown::Stop;
+use workspace_agent::store::StoreLimits;
+use workspace_agent::{backend, cli, logging};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        None | Some("run") => run(),
+        Some("healthcheck") => cli::healthcheck::run(),
+        Some("-h" | "--help" | "help") => {
+            print!("{}", cli::help());
+            0
+        }
+        Some("-V" | "--version" | "version") => {
+            println!("workspace-agent {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some(other) => {
+            eprintln!("error: unknown command {other:?}; see `workspace-agent --help`");
+            2
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn run() -> i32 {
+    logging::init();
+    let cfg = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let started = Instant::now();
+    let session_id = workspace_agent::ids::new_id();
+    let listener = match HttpServer::bind((cfg.bind_addr, cfg.port).into()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+
+    let stop = Stop::new();
+    {
+        let stop = stop.clone();
+        let installed = ctrlc::set_handler(move || {
+            if stop.trigger() >= 2 {
+                eprintln!("second stop signal: exiting now without waiting for tasks");
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = installed {
+            eprintln!("error: cannot install the SIGTERM/SIGINT handler: {e}");
+            return 1;
+        }
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let service = Arc::new(Service::new(
+        backend::build(&cfg.backend),
+        ServiceConfig {
+            task_timeout: cfg.task_timeout,
+            queue_wait: cfg.limits.queue_wait,
+            max_concurrent_tasks: cfg.limits.max_concurrent_tasks,
+            decode: DecodeLimits {
+                max_depth: 32,
+                max_parts: 64,
+                max_part_bytes: cfg.limits.max_body_bytes,
+            },
+            store: StoreLimits {
+                max_tasks: cfg.limits.max_tasks,
+                max_bytes: cfg.limits.max_task_store_bytes,
+                idle_ttl: cfg.limits.task_idle_ttl,
+            },
+        },
+        Arc::clone(&metrics),
+    ));
+    let cards = Cards::build(
+        &cfg,
+        Capabilities {
+            streaming: true,
+            push_notifications: false,
+        },
+    );
+    let registration_card = cards.registration.clone();
+    let server = match HttpServer::start(
+        listener,
+        ServerParts {
+            cards,
+            service: Arc::clone(&service),
+            metrics: Arc::clone(&metrics),
+            stop: stop.clone(),
+            auth_token: cfg.auth_token.clone(),
+            workers: cfg.workers,
+            limits: HttpLimits {
+                max_connections: cfg.limits.max_connections,
+                max_body_bytes: cfg.limits.max_body_bytes,
+                header_timeout: cfg.limits.header_timeout,
+                idle_timeout: cfg.limits.idle_timeout,
+                max_header_bytes: cfg.limits.max_header_bytes,
+                max_headers: cfg.limits.max_headers,
+            },
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    log::info!(
+        "workspace-agent {} starting: {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.summary()
+    );
+    log::info!(
+        "serving the agent card at http://{}{} and A2A JSON-RPC on / and /a2a",
+        server.local_addr,
+        workspace_agent::card::CARD_PATH
+    );
+
+    let platform = if cfg.register {
+        let tokens = Arc::new(TokenStore::load(&cfg.configs_dir));
+        let load = {
+            let (service, state) = (Arc::clone(&service), Arc::clone(&server.state));
+            Box::new(move || Load {
+                active_tasks: service.active_tasks(),
+                current_task: service
+                    .store
+                    .live_tasks()
+                    .into_iter()
+                    .next()
+                    .map(|t| t.2)
+                    .unwrap_or_default(),
+                open_connections: state.open_connections(),
+                backend: service.backend_name(),
+            })
+        };
+        let looped = PlatformLoop {
+            client: PlatformClient::new(&cfg.platform_url, tokens),
+            workspace_id: cfg.workspace_id.clone(),
+            agent_url: cfg.agent_url.clone(),
+            card: registration_card,
+            interval: cfg.heartbeat_interval,
+            metrics: Arc::clone(&metrics),
+            stop: stop.clone(),
+            load,
+            started,
+        }
+        .spawn();
+        match looped {
+            Ok(h) => Some(h),
+            Err(e) => {
+                log::error!("cannot start the platform thread: {e}; serving without registering");
+                None
+            }
+        }
+    } else {
+        log::info!("REGISTER=false: not contacting the platform");
+        metrics.set_registration(RegState::Disabled);
+        None
+    };
+
+    stop.wait();
+    let stop_began = Instant::now();
+    let deadline = stop_began + cfg.shutdown_grace;
+    let running = service.active_tasks();
+    log::info!(
+        "stop signal received: heartbeats stopped, no new connections; {running} task(s) in flight get up to {} s",
+        cfg.shutdown_grace.as_secs()
+    );
+    server.stop_accepting();
+    if !service.wait_idle(deadline) {
+        let n = service.store.cancel_all();
+        log::warn!("grace period over: canceling {n} unfinished task(s)");
+        service.wait_idle(Instant::now() + Duration::from_millis(500));
+    }
+    // Workers finish the answers they are writing (streams end with the
+    // tasks); a worker stuck on a dead client does not hold up the exit.
+    let stuck = server.join(Instant::now().max(deadline) + Duration::from_millis(500));
+    if stuck > 0 {
+        log::warn!("{stuck} worker(s) still busy with slow clients; exiting without them");
+    }
+    if let Some(h) = platform {
+        // The platform thread wakes on the stop flag; it may be inside an
+        // HTTP call, which has its own timeout. Don't wait past the grace.
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let live = service.store.live_tasks();
+    let snap = Snapshot {
+        workspace_id: &cfg.workspace_id,
+        session_id: &session_id,
+        uptime: started.elapsed(),
+        active_tasks: service.active_tasks(),
+        current_task: live.first().map(|t| t.2.as_str()).unwrap_or(""),
+        unfinished: live
+            .iter()
+            .map(|(id, s, _)| (id.clone(), v03::state_str(*s)))
+            .collect(),
+    };
+    if cfg.register || cfg.configs_dir.is_dir() {
+        match snap.write(&cfg.configs_dir) {
+            Ok(()) => log::info!(
+                "snapshot written to {}",
+                cfg.configs_dir.join(".agent_snapshot.json").display()
+            ),
+            Err(e) => log::warn!("{e}"),
+        }
+    }
+    log::info!("stopped cleanly in {} ms", stop_began.elapsed().as_millis());
+    0
+}

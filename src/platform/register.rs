@@ -1,0 +1,214 @@
+//! The platform thread: register (retrying with capped exponential backoff
+//! and jitter), then heartbeat every interval, recovering from a rejected
+//! token on the way. Every wait is on the stop flag, so shutdown wakes it
+//! at once.
+
+use super::heartbeat::{heartbeat_body, Load};
+use super::{PlatformClient, RegistryError};
+use crate::metrics::{Metrics, RegState};
+use crate::shutdown::Stop;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct PlatformLoop {
+    pub client: PlatformClient,
+    pub workspace_id: String,
+    pub agent_url: String,
+    pub card: Value,
+    pub interval: Duration,
+    pub metrics: Arc<Metrics>,
+    pub stop: Stop,
+    pub load: Box<dyn Fn() -> Load + Send>,
+    pub started: Instant,
+}
+
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// After a 400 the configuration must change; retrying faster cannot help.
+const REJECTED_RETRY: Duration = Duration::from_secs(120);
+
+/// Exponential backoff with "equal jitter": half fixed, half random.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF_START
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_MAX);
+    let half = base / 2;
+    half + Duration::from_millis(crate::ids::random_below(half.as_millis() as u64 + 1))
+}
+
+impl PlatformLoop {
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("platform".into())
+            .spawn(move || self.run())
+    }
+
+    fn run(self) {
+        self.metrics.set_registration(RegState::Pending);
+        loop {
+            if !self.register_until_done() {
+                return; // stopping
+            }
+            if !self.heartbeat_until_unauthorized() {
+                return;
+            }
+            // the token was refused mid-way: register again to recover it
+        }
+    }
+
+    /// Registers, retrying until it works. Returns false if told to stop.
+    fn register_until_done(&self) -> bool {
+        let mut attempt = 0u32;
+        let mut tried_without_token = false;
+        while !self.stop.is_set() {
+            self.metrics
+                .register_attempts
+                .fetch_add(1, Ordering::Relaxed);
+            let wait = match self
+                .client
+                .register(&self.workspace_id, &self.agent_url, &self.card)
+            {
+                Ok(issued) => {
+                    self.metrics.set_registration(RegState::Registered);
+                    self.metrics.token_persisted.store(
+                        u8::from(self.client.tokens.is_persisted()),
+                        Ordering::Relaxed,
+                    );
+                    log::info!(
+                        "registered with the platform at {} as {} (advertised URL {}){}",
+                        self.client.base(),
+                        self.workspace_id,
+                        self.agent_url,
+                        if issued { "; auth token issued" } else { "" }
+                    );
+                    return true;
+                }
+                Err(RegistryError::Unauthorized(msg)) => {
+                    if self.client.tokens.reload() {
+                        log::warn!("platform refused the auth token ({msg}); the token file changed on disk, retrying with it");
+                        continue;
+                    }
+                    if !tried_without_token && self.client.tokens.get().is_some() {
+                        tried_without_token = true;
+                        log::warn!(
+                            "platform refused the auth token ({msg}); registering without it so the platform can issue a new one"
+                        );
+                        self.client.tokens.forget();
+                        continue;
+                    }
+                    self.metrics.set_registration(RegState::LockedOut);
+                    tried_without_token = false;
+                    let w = backoff(attempt);
+                    log::error!(
+                        "LOCKED OUT: the platform at {} refuses this agent ({msg}) and issues no new token while one is live. \
+                         Put the workspace's token in {} or revoke it on the platform. Retrying in {} s.",
+                        self.client.base(),
+                        self.client.tokens.path().display(),
+                        w.as_secs()
+                    );
+                    // a token may be written to disk meanwhile
+                    let _ = self.client.tokens.reload();
+                    w
+                }
+                Err(RegistryError::Rejected(msg)) => {
+                    self.metrics.set_registration(RegState::Rejected);
+                    log::error!(
+                        "platform rejected the registration: {msg}. The advertised URL is {:?}: the platform refuses \
+                         loopback, link-local and other unroutable addresses; set AGENT_URL to an address the platform \
+                         can reach. Serving anyway; retrying in {} s.",
+                        self.agent_url,
+                        REJECTED_RETRY.as_secs()
+                    );
+                    REJECTED_RETRY
+                }
+                Err(e) => {
+                    let w = backoff(attempt);
+                    log::warn!(
+                        "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.",
+                        self.client.base(),
+                        w.as_secs_f64()
+                    );
+                    w
+                }
+            };
+            attempt = attempt.saturating_add(1);
+            if self.stop.wait_timeout(wait) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Heartbeats until stopped (false) or the token is refused (true).
+    fn heartbeat_until_unauthorized(&self) -> bool {
+        let mut failures = 0u32;
+        loop {
+            if self.stop.is_set() {
+                return false;
+            }
+            let body = heartbeat_body(
+                &self.workspace_id,
+                &(self.load)(),
+                self.started.elapsed(),
+                &self.metrics,
+            );
+            match self.client.heartbeat(&body) {
+                Ok(()) => {
+                    self.metrics.heartbeat_ok.fetch_add(1, Ordering::Relaxed);
+                    if failures > 0 {
+                        log::info!(
+                            "heartbeats reach the platform again after {failures} failure(s)"
+                        );
+                    }
+                    failures = 0;
+                }
+                Err(RegistryError::Unauthorized(msg)) => {
+                    self.metrics
+                        .heartbeat_failed
+                        .fetch_add(1, Ordering::Relaxed);
+                    if self.client.tokens.reload() {
+                        log::warn!(
+                            "heartbeat refused ({msg}); the token file changed on disk, using it"
+                        );
+                        continue;
+                    }
+                    log::warn!("heartbeat refused ({msg}); registering again to recover the token");
+                    self.metrics.set_registration(RegState::Pending);
+                    return true;
+                }
+                Err(e) => {
+                    self.metrics
+                        .heartbeat_failed
+                        .fetch_add(1, Ordering::Relaxed);
+                    failures += 1;
+                    log::warn!(
+                        "heartbeat failed ({e}); next try in {} s",
+                        self.interval.as_secs()
+                    );
+                }
+            }
+            if self.stop.wait_timeout(self.interval) {
+                return false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps_with_jitter() {
+        for attempt in 0..40 {
+            let b = backoff(attempt);
+            let base = BACKOFF_START
+                .saturating_mul(1u32 << attempt.min(16))
+                .min(BACKOFF_MAX);
+            assert!(b >= base / 2 && b <= base, "{attempt}: {b:?}");
+        }
+        assert!(backoff(30) <= BACKOFF_MAX);
+    }
+}

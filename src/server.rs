@@ -1,0 +1,668 @@
+//! HTTP: the listener, the worker threads and the routes.
+//!
+//! Invariant: this is the only module that touches `tiny_http`. It turns a
+//! request into bytes for `protocol`, hands the decoded call to `service`,
+//! and writes back what it gets (JSON, or server-sent events). Workers loop
+//! on `recv`, answer each request exactly once, and exit when the stop flag
+//! is up and the queue has been drained.
+
+use crate::card::{Cards, CARD_PATH, LEGACY_CARD_PATH};
+use crate::metrics::Metrics;
+use crate::protocol::{self, codes, RpcError, Version};
+use crate::service::{encode_event, Reply, Service};
+use crate::shutdown::Stop;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+/// Between two events of a quiet stream, a comment line keeps proxies from
+/// timing out and tells us when the client has gone.
+const SSE_KEEPALIVE: Duration = Duration::from_secs(10);
+
+pub struct HttpLimits {
+    pub max_connections: usize,
+    pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+}
+
+pub struct State {
+    pub cards: RwLock<Arc<Cards>>,
+    pub service: Arc<Service>,
+    pub metrics: Arc<Metrics>,
+    pub stop: Stop,
+    pub auth_token: Option<String>,
+    pub max_body: usize,
+    /// worker threads that may be held by long requests (streams, blocking
+    /// sends); the rest stay free for the card and health checks
+    long_free: AtomicUsize,
+    http: Arc<tiny_http::Server>,
+}
+
+impl State {
+    pub fn open_connections(&self) -> usize {
+        self.http.open_connections()
+    }
+}
+
+pub struct HttpServer {
+    pub state: Arc<State>,
+    pub local_addr: SocketAddr,
+    workers: Vec<JoinHandle<()>>,
+    alive: Arc<AtomicUsize>,
+}
+
+/// What `HttpServer::start` needs besides the listener.
+pub struct ServerParts {
+    pub cards: Cards,
+    pub service: Arc<Service>,
+    pub metrics: Arc<Metrics>,
+    pub stop: Stop,
+    pub auth_token: Option<String>,
+    pub workers: usize,
+    pub limits: HttpLimits,
+}
+
+impl HttpServer {
+    /// Binds first so a busy port is reported before anything else starts.
+    pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+        TcpListener::bind(addr).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another program uses this port: set PORT to a free one)"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    " (ports below 1024 need privileges: use PORT=8000)"
+                }
+                _ => "",
+            };
+            format!("cannot listen on {addr}: {e}{hint}")
+        })
+    }
+
+    pub fn start(listener: TcpListener, parts: ServerParts) -> Result<HttpServer, String> {
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| format!("listener has no address: {e}"))?;
+        let l = &parts.limits;
+        let http = tiny_http::Server::from_listener_with_limits(
+            listener,
+            None,
+            tiny_http::Limits {
+                max_connections: l.max_connections,
+                read_timeout: Some(l.idle_timeout),
+                write_timeout: Some(l.idle_timeout),
+                header_timeout: Some(l.header_timeout),
+                max_header_bytes: l.max_header_bytes,
+                max_headers: l.max_headers,
+            },
+        )
+        .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        let http = Arc::new(http);
+        let state = Arc::new(State {
+            cards: RwLock::new(Arc::new(parts.cards)),
+            service: parts.service,
+            metrics: parts.metrics,
+            stop: parts.stop,
+            auth_token: parts.auth_token,
+            max_body: parts.limits.max_body_bytes,
+            long_free: AtomicUsize::new(parts.workers.saturating_sub(2).max(1)),
+            http: Arc::clone(&http),
+        });
+        let alive = Arc::new(AtomicUsize::new(0));
+        let mut workers = Vec::with_capacity(parts.workers);
+        for i in 0..parts.workers {
+            let (state, alive) = (Arc::clone(&state), Arc::clone(&alive));
+            alive.fetch_add(1, Ordering::SeqCst);
+            let h = std::thread::Builder::new()
+                .name(format!("http-worker-{i}"))
+                .spawn(move || {
+                    worker_loop(&state);
+                    alive.fetch_sub(1, Ordering::SeqCst);
+                })
+                .map_err(|e| format!("cannot start worker thread: {e}"))?;
+            workers.push(h);
+        }
+        Ok(HttpServer {
+            state,
+            local_addr,
+            workers,
+            alive,
+        })
+    }
+
+    /// Stops accepting connections at once; queued requests are still
+    /// answered.
+    pub fn stop_accepting(&self) {
+        self.state.http.stop_accepting();
+    }
+
+    /// Wakes every worker (`unblock` wakes only one at a time, so it is
+    /// repeated until they are all gone) and joins them, up to `deadline`.
+    /// Returns how many workers were still busy at the deadline.
+    pub fn join(self, deadline: Instant) -> usize {
+        loop {
+            let alive = self.alive.load(Ordering::SeqCst);
+            if alive == 0 || Instant::now() >= deadline {
+                break;
+            }
+            for _ in 0..alive {
+                self.state.http.unblock();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let left = self.alive.load(Ordering::SeqCst);
+        if left == 0 {
+            for w in self.workers {
+                let _ = w.join();
+            }
+        }
+        left
+    }
+}
+
+fn worker_loop(state: &State) {
+    loop {
+        match state.http.recv() {
+            Ok(rq) => handle(state, rq),
+            Err(_) if state.stop.is_set() => {
+                // drain what was queued before the stop, then exit
+                while let Ok(Some(rq)) = state.http.try_recv() {
+                    handle(state, rq);
+                }
+                return;
+            }
+            Err(e) => {
+                log::debug!("recv: {e}");
+            }
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> Option<Header> {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+fn with_headers<R: Read>(mut r: Response<R>, headers: &[(&str, &str)]) -> Response<R> {
+    for (n, v) in headers {
+        if let Some(h) = header(n, v) {
+            r.add_header(h);
+        }
+    }
+    r
+}
+
+fn request_header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
+    rq.headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+const JSON: &str = "application/json";
+
+fn json_bytes(
+    status: u16,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut headers = vec![("Content-Type", JSON)];
+    headers.extend_from_slice(extra);
+    with_headers(
+        Response::from_data(body).with_status_code(StatusCode(status)),
+        &headers,
+    )
+}
+
+fn plain_error(
+    status: u16,
+    message: &str,
+    extra: &[(&str, &str)],
+) -> Response<std::io::Cursor<Vec<u8>>> {
+    json_bytes(
+        status,
+        json!({"error": message}).to_string().into_bytes(),
+        extra,
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Route {
+    Card,
+    A2a,
+    Metrics,
+    NotFound,
+}
+
+impl Route {
+    fn index(self) -> usize {
+        match self {
+            Route::Card => 0,
+            Route::A2a => 1,
+            Route::Metrics => 2,
+            Route::NotFound => 3,
+        }
+    }
+}
+
+fn route(path: &str) -> Route {
+    match path {
+        CARD_PATH | LEGACY_CARD_PATH => Route::Card,
+        "/" | "/a2a" | "/a2a/" => Route::A2a,
+        "/metrics" => Route::Metrics,
+        _ => Route::NotFound,
+    }
+}
+
+fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
+    let status = resp.status_code().0;
+    state.metrics.http_request(r.index(), status);
+    if let Err(e) = rq.respond(resp) {
+        log::debug!("client went away before the answer was sent: {e}");
+    }
+}
+
+fn handle(state: &State, rq: Request) {
+    let path = rq.url().split(['?', '#']).next().unwrap_or("").to_string();
+    let r = route(&path);
+    log::debug!("{} {}", rq.method(), path);
+    let method = rq.method().clone();
+    match (r, &method) {
+        (Route::Card, Method::Get | Method::Head) => serve_card(state, rq),
+        (Route::Metrics, Method::Get | Method::Head) => {
+            let body = metrics_text(state);
+            let resp = with_headers(
+                Response::from_data(body.into_bytes()),
+                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            );
+            respond(state, rq, r, resp);
+        }
+        (Route::A2a, Method::Post) => serve_a2a(state, rq),
+        (Route::NotFound, _) => respond(
+            state,
+            rq,
+            r,
+            plain_error(404, &format!("no route for {path}"), &[]),
+        ),
+        (_, Method::Options) => {
+            let allow = if matches!(r, Route::A2a) {
+                "POST, OPTIONS"
+            } else {
+                "GET, HEAD, OPTIONS"
+            };
+            let resp = with_headers(Response::empty(204), &[("Allow", allow)]);
+            respond(state, rq, r, resp);
+        }
+        (_, m) => {
+            let allow = if matches!(r, Route::A2a) {
+                "POST, OPTIONS"
+            } else {
+                "GET, HEAD, OPTIONS"
+            };
+            let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
+            respond(state, rq, r, plain_error(405, &msg, &[("Allow", allow)]));
+        }
+    }
+}
+
+fn metrics_text(state: &State) -> String {
+    let svc = &state.service;
+    let st = svc.store.stats();
+    state.metrics.render(&[
+        (
+            "workspace_agent_active_tasks",
+            "Backend runs in flight.",
+            svc.active_tasks() as f64,
+        ),
+        (
+            "workspace_agent_tasks_stored",
+            "Tasks held in memory.",
+            st.tasks as f64,
+        ),
+        (
+            "workspace_agent_tasks_live",
+            "Stored tasks not yet finished.",
+            st.live as f64,
+        ),
+        (
+            "workspace_agent_task_store_bytes",
+            "Approximate bytes of stored tasks.",
+            st.bytes as f64,
+        ),
+        (
+            "workspace_agent_tasks_evicted",
+            "Finished tasks evicted to stay within bounds.",
+            st.evicted as f64,
+        ),
+        (
+            "workspace_agent_tasks_expired",
+            "Unfinished tasks failed after their idle TTL.",
+            st.expired as f64,
+        ),
+        (
+            "workspace_agent_open_connections",
+            "HTTP connections open.",
+            state.open_connections() as f64,
+        ),
+    ])
+}
+
+fn serve_card(state: &State, rq: Request) {
+    let cards = match state.cards.read() {
+        Ok(c) => Arc::clone(&c),
+        Err(e) => Arc::clone(&e.into_inner()),
+    };
+    let card = match Version::from_header(request_header(&rq, "A2A-Version")) {
+        Ok(Some(Version::V10)) => &cards.v10,
+        _ => &cards.v03,
+    };
+    let common = [
+        ("Cache-Control", "public, max-age=300"),
+        ("ETag", card.etag.as_str()),
+        ("Last-Modified", cards.last_modified.as_str()),
+        ("Vary", "A2A-Version"),
+    ];
+    let matches = request_header(&rq, "If-None-Match").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim() == card.etag || t.trim() == "*")
+    });
+    if matches {
+        let resp = with_headers(Response::empty(304), &common);
+        respond(state, rq, Route::Card, resp);
+        return;
+    }
+    let resp = with_headers(json_bytes(200, card.body.clone(), &[]), &common);
+    respond(state, rq, Route::Card, resp);
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte.
+fn token_matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Broken(String),
+}
+
+fn read_body(rq: &mut Request, max: usize) -> Result<Vec<u8>, BodyError> {
+    if let Some(len) = rq.body_length() {
+        if len > max {
+            return Err(BodyError::TooLarge);
+        }
+    }
+    let cap = rq.body_length().unwrap_or(4096).min(max);
+    let mut buf = Vec::with_capacity(cap);
+    match rq.as_reader().take(max as u64 + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() > max => Err(BodyError::TooLarge),
+        Ok(_) => Ok(buf),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Err(BodyError::TimedOut)
+        }
+        Err(e) => Err(BodyError::Broken(e.to_string())),
+    }
+}
+
+fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
+    let body = protocol::error(id, e, v).to_string().into_bytes();
+    respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
+}
+
+fn serve_a2a(state: &State, mut rq: Request) {
+    if let Some(expected) = &state.auth_token {
+        let given = request_header(&rq, "Authorization")
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        if !given.is_some_and(|g| token_matches(g, expected)) {
+            let resp = plain_error(
+                401,
+                "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
+                &[("WWW-Authenticate", "Bearer")],
+            );
+            respond(state, rq, Route::A2a, resp);
+            return;
+        }
+    }
+    let header_version = match Version::from_header(request_header(&rq, "A2A-Version")) {
+        Ok(v) => v,
+        Err(e) => return rpc_reply(state, rq, &Value::Null, &e, Version::V10),
+    };
+    let reply_version = header_version.unwrap_or(Version::V03);
+    if let Some(ct) = request_header(&rq, "Content-Type") {
+        let ct = ct.to_ascii_lowercase();
+        let media = ct.split(';').next().unwrap_or("").trim();
+        if !(media == JSON || media.ends_with("+json") || media.is_empty()) {
+            let e = RpcError::new(
+                codes::CONTENT_TYPE_NOT_SUPPORTED,
+                format!("Content-Type {media:?} is not supported; send application/json"),
+            );
+            return rpc_reply(state, rq, &Value::Null, &e, reply_version);
+        }
+    }
+    let body = match read_body(&mut rq, state.max_body) {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            let msg = format!("request body is larger than {} bytes", state.max_body);
+            respond(
+                state,
+                rq,
+                Route::A2a,
+                plain_error(413, &msg, &[("Connection", "close")]),
+            );
+            return;
+        }
+        Err(BodyError::TimedOut) => {
+            respond(
+                state,
+                rq,
+                Route::A2a,
+                plain_error(
+                    408,
+                    "request body not received in time",
+                    &[("Connection", "close")],
+                ),
+            );
+            return;
+        }
+        Err(BodyError::Broken(e)) => {
+            respond(
+                state,
+                rq,
+                Route::A2a,
+                plain_error(
+                    400,
+                    &format!("request body unreadable: {e}"),
+                    &[("Connection", "close")],
+                ),
+            );
+            return;
+        }
+    };
+    let req = match protocol::parse_request(&body, state.service.decode_limits()) {
+        Ok(r) => r,
+        Err((id, e)) => return rpc_reply(state, rq, &id, &e, reply_version),
+    };
+    if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
+        let e = RpcError::internal("the agent is shutting down; retry against its replacement");
+        let body = protocol::error(&req.id, &e, reply_version)
+            .to_string()
+            .into_bytes();
+        respond(
+            state,
+            rq,
+            Route::A2a,
+            json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]),
+        );
+        return;
+    }
+    // Long requests hold this worker; keep a couple free for health checks.
+    let long = matches!(
+        protocol::Method::from_name(&req.method),
+        Some((
+            protocol::Method::Send | protocol::Method::Stream | protocol::Method::Subscribe,
+            _
+        ))
+    );
+    if long && !take_long_slot(state) {
+        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
+        let e = RpcError::internal(
+            "agent busy: every worker is serving a long request (WORKERS); retry shortly",
+        );
+        let body = protocol::error(&req.id, &e, reply_version)
+            .to_string()
+            .into_bytes();
+        respond(
+            state,
+            rq,
+            Route::A2a,
+            json_bytes(503, body, &[("Retry-After", "1")]),
+        );
+        return;
+    }
+    let (reply, _label) = state.service.handle(req, header_version);
+    match reply {
+        Reply::Json(v) => {
+            respond(
+                state,
+                rq,
+                Route::A2a,
+                json_bytes(200, v.to_string().into_bytes(), &[]),
+            );
+        }
+        Reply::Busy(v) => {
+            respond(
+                state,
+                rq,
+                Route::A2a,
+                json_bytes(503, v.to_string().into_bytes(), &[("Retry-After", "1")]),
+            );
+        }
+        Reply::Stream {
+            id,
+            version,
+            first,
+            events,
+        } => {
+            state.metrics.http_request(Route::A2a.index(), 200);
+            stream(state, rq, &id, version, first, events);
+        }
+    }
+    if long {
+        state.long_free.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn take_long_slot(state: &State) -> bool {
+    state
+        .long_free
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Writes one chunk of a chunked body and flushes it, so the client sees
+/// each event as it happens.
+fn write_chunk(w: &mut dyn Write, data: &[u8]) -> std::io::Result<()> {
+    write!(w, "{:x}\r\n", data.len())?;
+    w.write_all(data)?;
+    w.write_all(b"\r\n")?;
+    w.flush()
+}
+
+fn sse_event(id: &Value, result: Value) -> Vec<u8> {
+    let mut out = b"data: ".to_vec();
+    out.extend_from_slice(protocol::success(id, result).to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+fn stream(
+    state: &State,
+    rq: Request,
+    id: &Value,
+    version: Version,
+    first: Value,
+    events: Option<std::sync::mpsc::Receiver<TaskEvent>>,
+) {
+    let mut w = rq.into_writer();
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if w.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    if write_chunk(&mut w, &sse_event(id, first)).is_err() {
+        return;
+    }
+    if let Some(rx) = events {
+        loop {
+            match rx.recv_timeout(SSE_KEEPALIVE) {
+                Ok(ev) => {
+                    let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
+                    if write_chunk(&mut w, &sse_event(id, encode_event(&ev, version))).is_err() {
+                        log::debug!("stream client went away; worker freed");
+                        return;
+                    }
+                    if is_final {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if write_chunk(&mut w, b": keep-alive\n\n").is_err() {
+                        log::debug!("stream client went away; worker freed");
+                        return;
+                    }
+                }
+                // the task ended (or was evicted) without a final event for us
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+    let _ = w.write_all(b"0\r\n\r\n");
+    let _ = w.flush();
+    let _ = &state.metrics;
+}
+
+use crate::protocol::model::TaskEvent;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_compare_is_correct() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("ab", "abc"));
+        assert!(!token_matches("", "abc"));
+    }
+
+    #[test]
+    fn routes() {
+        assert!(matches!(route("/"), Route::A2a));
+        assert!(matches!(route("/a2a/"), Route::A2a));
+        assert!(matches!(route("/.well-known/agent.json"), Route::Card));
+        assert!(matches!(route("/../etc/passwd"), Route::NotFound));
+    }
+}

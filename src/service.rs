@@ -1,0 +1,723 @@
+//! The A2A service: one decoded JSON-RPC request in, one reply out.
+//!
+//! Invariant: no sockets and no HTTP here (the reply says whether it is a
+//! JSON body or a stream, and `server` writes it). Wire formats stay in
+//! `protocol`; this module works on the internal model, the task store and
+//! the backend.
+
+use crate::backend::{Backend, BackendError, BackendRequest};
+use crate::metrics::Metrics;
+use crate::protocol::model::*;
+use crate::protocol::{
+    self, codes, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
+};
+use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// What to send back.
+pub enum Reply {
+    /// a complete JSON-RPC response, HTTP 200
+    Json(Value),
+    /// every task slot is busy: HTTP 503 with `Retry-After`, JSON-RPC error body
+    Busy(Value),
+    /// server-sent events: `first` is the first result, then each event
+    Stream {
+        id: Value,
+        version: Version,
+        first: Value,
+        events: Option<Receiver<TaskEvent>>,
+    },
+}
+
+pub struct ServiceConfig {
+    pub task_timeout: Duration,
+    pub queue_wait: Duration,
+    pub max_concurrent_tasks: usize,
+    pub decode: DecodeLimits,
+    pub store: StoreLimits,
+}
+
+/// Counts backend runs, bounded; waiters queue for a while then give up.
+struct Slots {
+    max: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Permit<'a>(&'a Slots);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= 1;
+        self.0.freed.notify_all();
+    }
+}
+
+impl Slots {
+    fn acquire(&self, wait: Duration) -> Option<Permit<'_>> {
+        let deadline = Instant::now() + wait;
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= self.max {
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            used = match self.freed.wait_timeout(used, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        *used += 1;
+        Some(Permit(self))
+    }
+
+    fn in_use(&self) -> usize {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until no run is in flight, up to `deadline`.
+    fn wait_idle(&self, deadline: Instant) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            used = match self.freed.wait_timeout(used, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+pub struct Service {
+    pub store: TaskStore,
+    backend: Box<dyn Backend>,
+    cfg: ServiceConfig,
+    slots: Slots,
+    metrics: Arc<Metrics>,
+    /// background runs (non-blocking sends, streams) not yet finished
+    background: AtomicUsize,
+}
+
+fn err(e: RpcError) -> Result<Reply, RpcError> {
+    Err(e)
+}
+
+impl Service {
+    pub fn new(backend: Box<dyn Backend>, cfg: ServiceConfig, metrics: Arc<Metrics>) -> Service {
+        Service {
+            store: TaskStore::new(cfg.store),
+            backend,
+            slots: Slots {
+                max: cfg.max_concurrent_tasks,
+                used: Mutex::new(0),
+                freed: Condvar::new(),
+            },
+            cfg,
+            metrics,
+            background: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Backend runs in flight right now (the heartbeat's `active_tasks`).
+    pub fn active_tasks(&self) -> usize {
+        self.slots.in_use()
+    }
+
+    pub fn decode_limits(&self) -> &DecodeLimits {
+        &self.cfg.decode
+    }
+
+    /// Waits for in-flight runs to finish, up to `deadline`.
+    pub fn wait_idle(&self, deadline: Instant) -> bool {
+        self.slots.wait_idle(deadline)
+    }
+
+    /// Handles one request. `header` is the request's `A2A-Version`, already
+    /// validated; without it the generation follows the method's name.
+    pub fn handle(
+        self: &Arc<Self>,
+        req: RpcRequest,
+        header: Option<Version>,
+    ) -> (Reply, &'static str) {
+        let started = Instant::now();
+        let Some((method, named)) = Method::from_name(&req.method) else {
+            let version = header.unwrap_or(Version::V03);
+            let e = RpcError::new(
+                codes::METHOD_NOT_FOUND,
+                format!("method {:?} is not supported", req.method),
+            );
+            self.metrics
+                .a2a_request("invalid", started.elapsed(), false, None);
+            return (
+                Reply::Json(protocol::error(&req.id, &e, version)),
+                "invalid",
+            );
+        };
+        let version = header.unwrap_or(named);
+        let result = self.dispatch(method, version, &req);
+        let label = method.label();
+        match result {
+            Ok(reply) => {
+                let agent_error = match &reply {
+                    Reply::Busy(_) => Some("busy: every task slot was taken"),
+                    _ => None,
+                };
+                self.metrics.a2a_request(
+                    label,
+                    started.elapsed(),
+                    agent_error.is_none(),
+                    agent_error,
+                );
+                (reply, label)
+            }
+            Err(e) => {
+                let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
+                self.metrics
+                    .a2a_request(label, started.elapsed(), false, counts);
+                (Reply::Json(protocol::error(&req.id, &e, version)), label)
+            }
+        }
+    }
+
+    fn dispatch(
+        self: &Arc<Self>,
+        method: Method,
+        version: Version,
+        req: &RpcRequest,
+    ) -> Result<Reply, RpcError> {
+        let ok = |v: Value| Ok(Reply::Json(protocol::success(&req.id, v)));
+        match method {
+            Method::Send | Method::Stream => {
+                let p = match version {
+                    Version::V03 => v03::decode_send(&req.params, &self.cfg.decode)?,
+                    Version::V10 => v10::decode_send(&req.params, &self.cfg.decode)?,
+                };
+                self.send(method == Method::Stream, p, version, &req.id)
+            }
+            Method::GetTask => {
+                let r = v03::decode_task_ref(&req.params)?;
+                let t = self.store.get(&r.id, r.history_length).ok_or_else(|| RpcError::task_not_found(&r.id))?;
+                ok(encode_task(&t, version))
+            }
+            Method::ListTasks => {
+                let p = v10::decode_list(&req.params)?;
+                let page = self.store.list(&p).map_err(RpcError::invalid_params)?;
+                let size = p.page_size.unwrap_or(v10::DEFAULT_PAGE_SIZE);
+                ok(json!({
+                    "tasks": page.tasks.iter().map(|t| encode_task(t, version)).collect::<Vec<_>>(),
+                    "nextPageToken": page.next_page_token,
+                    "pageSize": size,
+                    "totalSize": page.total_size,
+                }))
+            }
+            Method::Cancel => {
+                let r = v03::decode_task_ref(&req.params)?;
+                let t = self.cancel(&r.id)?;
+                ok(encode_task(&t.with_history_limit(r.history_length), version))
+            }
+            Method::Subscribe => {
+                let r = v03::decode_task_ref(&req.params)?;
+                let (task, rx) = self.store.subscribe(&r.id).ok_or_else(|| RpcError::task_not_found(&r.id))?;
+                if task.status.state.is_terminal() {
+                    return err(RpcError::new(
+                        codes::UNSUPPORTED_OPERATION,
+                        format!("task {:?} is already {}; there is nothing left to subscribe to", r.id, v03::state_str(task.status.state)),
+                    ));
+                }
+                Ok(Reply::Stream {
+                    id: req.id.clone(),
+                    version,
+                    first: encode_stream_task(&task, version),
+                    events: Some(rx),
+                })
+            }
+            Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
+                codes::PUSH_NOT_SUPPORTED,
+                "push notifications are not supported by this agent; use streaming or poll the task",
+            )),
+            Method::ExtendedCard => err(RpcError::new(
+                codes::EXTENDED_CARD_NOT_CONFIGURED,
+                "this agent has no authenticated extended card",
+            )),
+        }
+    }
+
+    fn cancel(&self, id: &str) -> Result<Task, RpcError> {
+        let t = self
+            .store
+            .get(id, None)
+            .ok_or_else(|| RpcError::task_not_found(id))?;
+        if t.status.state.is_terminal() {
+            return Err(RpcError::new(
+                codes::TASK_NOT_CANCELABLE,
+                format!(
+                    "task {id:?} is already {} and cannot be canceled",
+                    v03::state_str(t.status.state)
+                ),
+            ));
+        }
+        if let Some(c) = self.store.cancel_token(id) {
+            c.trigger();
+        }
+        self.store
+            .set_status(
+                id,
+                TaskState::Canceled,
+                Some("Canceled at the client's request.".into()),
+            )
+            .map_err(|_| RpcError::task_not_found(id))
+    }
+
+    fn send(
+        self: &Arc<Self>,
+        streaming: bool,
+        p: SendParams,
+        version: Version,
+        id: &Value,
+    ) -> Result<Reply, RpcError> {
+        if p.has_push_config {
+            return err(RpcError::new(
+                codes::PUSH_NOT_SUPPORTED,
+                "push notifications are not supported by this agent; omit pushNotificationConfig",
+            ));
+        }
+        if !accepts_text(&p.accepted_output_modes) {
+            return err(RpcError::new(
+                codes::CONTENT_TYPE_NOT_SUPPORTED,
+                format!(
+                    "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
+                    p.accepted_output_modes
+                ),
+            ));
+        }
+        // A slot first, so a refused request leaves no task behind.
+        let Some(permit) = self.slots.acquire(self.cfg.queue_wait) else {
+            self.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
+            let e = RpcError::internal(format!(
+                "agent busy: {} tasks already running (MAX_CONCURRENT_TASKS); retry shortly",
+                self.slots.max
+            ));
+            return Ok(Reply::Busy(protocol::error(id, &e, version)));
+        };
+        let (task_id, cancel) = self.start_task(&p.message)?;
+        let text = p.message.text();
+
+        if streaming {
+            let (task, rx) = self
+                .store
+                .subscribe(&task_id)
+                .ok_or_else(|| RpcError::internal("task vanished"))?;
+            self.spawn_run(task_id, text, cancel)?;
+            drop(permit); // the run thread holds its own
+            return Ok(Reply::Stream {
+                id: id.clone(),
+                version,
+                first: encode_stream_task(&task, version),
+                events: Some(rx),
+            });
+        }
+        if !p.blocking {
+            let task = self
+                .store
+                .get(&task_id, p.history_length)
+                .ok_or_else(|| RpcError::internal("task vanished"))?;
+            self.spawn_run(task_id, text, cancel)?;
+            drop(permit);
+            return Ok(Reply::Json(protocol::success(
+                id,
+                encode_result(&SendResult::Task(task), version),
+            )));
+        }
+        // Blocking: run right here on the worker thread; no thread spawned.
+        self.run(&task_id, &text, &cancel);
+        drop(permit);
+        let task = self
+            .store
+            .get(&task_id, p.history_length)
+            .ok_or_else(|| RpcError::internal("task was evicted"))?;
+        Ok(Reply::Json(protocol::success(
+            id,
+            encode_result(&SendResult::Task(task), version),
+        )))
+    }
+
+    /// Creates a task, or continues the one the message names.
+    fn start_task(&self, m: &Message) -> Result<(String, CancelToken), RpcError> {
+        if let Some(tid) = &m.task_id {
+            let t = self
+                .store
+                .get(tid, Some(0))
+                .ok_or_else(|| RpcError::task_not_found(tid))?;
+            if t.status.state.is_terminal() {
+                return Err(RpcError::new(
+                    codes::UNSUPPORTED_OPERATION,
+                    format!(
+                        "task {tid:?} is already {}; send the message without taskId to start a new task",
+                        v03::state_str(t.status.state)
+                    ),
+                ));
+            }
+            if !matches!(
+                t.status.state,
+                TaskState::InputRequired | TaskState::AuthRequired
+            ) {
+                return Err(RpcError::new(
+                    codes::UNSUPPORTED_OPERATION,
+                    format!(
+                        "task {tid:?} is still {}; wait for it or cancel it",
+                        v03::state_str(t.status.state)
+                    ),
+                ));
+            }
+            if let Some(c) = &m.context_id {
+                if *c != t.context_id {
+                    return Err(RpcError::invalid_params(format!(
+                        "params.message.contextId {c:?} does not match task {tid:?}'s context {:?}",
+                        t.context_id
+                    )));
+                }
+            }
+            let mut follow = m.clone();
+            follow.context_id = Some(t.context_id.clone());
+            self.store
+                .push_history(tid, follow)
+                .map_err(|_| RpcError::task_not_found(tid))?;
+            let cancel = self
+                .store
+                .cancel_token(tid)
+                .ok_or_else(|| RpcError::task_not_found(tid))?;
+            return Ok((tid.clone(), cancel));
+        }
+        let task = new_task(m);
+        let id = task.id.clone();
+        let cancel = CancelToken::new();
+        let preview = crate::metrics::truncate(&m.text(), 120);
+        match self.store.insert(task, cancel.clone(), preview) {
+            Ok(()) => Ok((id, cancel)),
+            Err(StoreError::Full) => Err(RpcError::internal(
+                "the task store is full of unfinished tasks (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
+            )),
+            Err(StoreError::NotFound) => Err(RpcError::internal("task vanished")),
+        }
+    }
+
+    /// Runs the backend on a named thread, holding its own slot.
+    fn spawn_run(
+        self: &Arc<Self>,
+        task_id: String,
+        text: String,
+        cancel: CancelToken,
+    ) -> Result<(), RpcError> {
+        let me = Arc::clone(self);
+        // Take the slot for the thread before the caller's is released, so
+        // the count never dips and a flood cannot slip past the limit.
+        let permit_count = {
+            let mut used = self.slots.used.lock().unwrap_or_else(|e| e.into_inner());
+            *used += 1;
+            *used
+        };
+        log::trace!("runs in flight: {permit_count}");
+        self.background.fetch_add(1, Ordering::SeqCst);
+        let name = format!("task-{}", &task_id[..8.min(task_id.len())]);
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            let _permit = Permit(&me.slots);
+            me.run(&task_id, &text, &cancel);
+            me.background.fetch_sub(1, Ordering::SeqCst);
+        });
+        if let Err(e) = spawned {
+            // the closure (and the permit inside it) never ran
+            let _ = Permit(&self.slots);
+            self.background.fetch_sub(1, Ordering::SeqCst);
+            return Err(RpcError::internal(format!(
+                "could not start a task thread: {e}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the backend for one message and settles the task.
+    fn run(&self, task_id: &str, text: &str, cancel: &CancelToken) {
+        let Some(task) = self.store.get(task_id, Some(0)) else {
+            return;
+        };
+        if self
+            .store
+            .set_status(task_id, TaskState::Working, None)
+            .is_err()
+        {
+            return;
+        }
+        let artifact_id = crate::ids::new_id();
+        let deadline = Instant::now() + self.cfg.task_timeout;
+        let req = BackendRequest {
+            task_id,
+            context_id: &task.context_id,
+            text,
+        };
+        let result = self
+            .backend
+            .run(&req, cancel, deadline, &mut |chunk: &str| {
+                if !chunk.is_empty() {
+                    let _ = self.store.append_text(task_id, &artifact_id, chunk, false);
+                }
+            });
+        match result {
+            Ok(()) => {
+                // an empty last chunk tells streaming clients the artifact is whole
+                let _ = self.store.append_text(task_id, &artifact_id, "", true);
+                let _ = self.store.set_status(task_id, TaskState::Completed, None);
+                self.metrics.record_outcome(None);
+            }
+            Err(BackendError::Canceled) => {
+                let _ =
+                    self.store
+                        .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
+            }
+            Err(e) => {
+                let msg = match &e {
+                    BackendError::TimedOut(_) => format!(
+                        "Sorry, the agent's backend ({}) did not answer within {} s.",
+                        self.backend.name(),
+                        self.cfg.task_timeout.as_secs()
+                    ),
+                    other => format!(
+                        "Sorry, the agent's backend ({}) failed: {other}",
+                        self.backend.name()
+                    ),
+                };
+                log::warn!("task {task_id}: {msg}");
+                self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics.record_outcome(Some(&msg));
+                let _ = self.store.set_status(task_id, TaskState::Failed, Some(msg));
+            }
+        }
+    }
+
+    /// Background runs still going (non-blocking sends and streams).
+    pub fn background_runs(&self) -> usize {
+        self.background.load(Ordering::SeqCst)
+    }
+}
+
+fn accepts_text(modes: &[String]) -> bool {
+    modes.is_empty()
+        || modes.iter().any(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "text"
+                || m == "text/plain"
+                || m == "text/*"
+                || m == "*/*"
+                || m.starts_with("text/plain;")
+        })
+}
+
+pub fn encode_task(t: &Task, v: Version) -> Value {
+    match v {
+        Version::V03 => v03::encode_task(t),
+        Version::V10 => v10::encode_task(t),
+    }
+}
+
+fn encode_result(r: &SendResult, v: Version) -> Value {
+    match v {
+        Version::V03 => v03::encode_send_result(r),
+        Version::V10 => v10::encode_send_result(r),
+    }
+}
+
+/// The first event of a stream: the task itself.
+fn encode_stream_task(t: &Task, v: Version) -> Value {
+    encode_result(&SendResult::Task(t.clone()), v)
+}
+
+pub fn encode_event(e: &TaskEvent, v: Version) -> Value {
+    match v {
+        Version::V03 => v03::encode_event(e),
+        Version::V10 => v10::encode_event(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::EchoBackend;
+
+    fn service(delay_ms: u64) -> Arc<Service> {
+        Arc::new(Service::new(
+            Box::new(EchoBackend::new(Duration::from_millis(delay_ms))),
+            ServiceConfig {
+                task_timeout: Duration::from_secs(5),
+                queue_wait: Duration::from_millis(10),
+                max_concurrent_tasks: 2,
+                decode: DecodeLimits::default(),
+                store: StoreLimits::default(),
+            },
+            Arc::new(Metrics::new()),
+        ))
+    }
+
+    fn call(s: &Arc<Service>, method: &str, params: Value) -> Value {
+        let req = RpcRequest {
+            id: json!(1),
+            method: method.into(),
+            params,
+        };
+        match s.handle(req, None).0 {
+            Reply::Json(v) | Reply::Busy(v) => v,
+            Reply::Stream { first, .. } => first,
+        }
+    }
+
+    #[test]
+    fn blocking_send_completes_with_an_artifact() {
+        let s = service(0);
+        let r = call(
+            &s,
+            "message/send",
+            json!({"message": {"role":"user","parts":[{"kind":"text","text":"hi"}],"messageId":"m"}}),
+        );
+        let t = &r["result"];
+        assert_eq!(t["status"]["state"], "completed", "{r}");
+        assert_eq!(t["artifacts"][0]["parts"][0]["text"], "hi");
+        assert_eq!(t["history"][0]["parts"][0]["text"], "hi");
+        let id = t["id"].as_str().unwrap();
+        let g = call(&s, "GetTask", json!({"id": id, "historyLength": 0}));
+        assert_eq!(g["result"]["status"]["state"], "TASK_STATE_COMPLETED");
+        assert!(g["result"].get("history").is_none());
+        let c = call(&s, "tasks/cancel", json!({"id": id}));
+        assert_eq!(c["error"]["code"], codes::TASK_NOT_CANCELABLE);
+        let f = call(
+            &s,
+            "message/send",
+            json!({"message": {"parts":[{"text":"again"}],"taskId": id}}),
+        );
+        assert_eq!(f["error"]["code"], codes::UNSUPPORTED_OPERATION);
+    }
+
+    #[test]
+    fn errors() {
+        let s = service(0);
+        assert_eq!(
+            call(&s, "nope", json!({}))["error"]["code"],
+            codes::METHOD_NOT_FOUND
+        );
+        assert_eq!(
+            call(&s, "tasks/get", json!({"id": "x"}))["error"]["code"],
+            codes::TASK_NOT_FOUND
+        );
+        assert_eq!(
+            call(&s, "tasks/get", json!({}))["error"]["code"],
+            codes::INVALID_PARAMS
+        );
+        assert_eq!(
+            call(
+                &s,
+                "message/send",
+                json!({"message": {"parts":[{"text":"x"}],"taskId":"nope"}})
+            )["error"]["code"],
+            codes::TASK_NOT_FOUND
+        );
+        assert_eq!(
+            call(&s, "tasks/pushNotificationConfig/set", json!({}))["error"]["code"],
+            codes::PUSH_NOT_SUPPORTED
+        );
+        assert_eq!(
+            call(&s, "GetExtendedAgentCard", json!({}))["error"]["code"],
+            codes::EXTENDED_CARD_NOT_CONFIGURED
+        );
+        let e = call(
+            &s,
+            "SendMessage",
+            json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"acceptedOutputModes": ["image/png"]}}),
+        );
+        assert_eq!(e["error"]["code"], codes::CONTENT_TYPE_NOT_SUPPORTED);
+        assert_eq!(
+            e["error"]["data"][0]["reason"],
+            "CONTENT_TYPE_NOT_SUPPORTED"
+        );
+    }
+
+    #[test]
+    fn non_blocking_send_can_be_canceled() {
+        let s = service(2000);
+        let r = call(
+            &s,
+            "message/send",
+            json!({"message": {"parts":[{"text":"a b c"}]}, "configuration": {"blocking": false}}),
+        );
+        let t = &r["result"];
+        assert!(
+            matches!(t["status"]["state"].as_str(), Some("submitted" | "working")),
+            "{r}"
+        );
+        let id = t["id"].as_str().unwrap();
+        let c = call(&s, "tasks/cancel", json!({"id": id}));
+        assert_eq!(c["result"]["status"]["state"], "canceled");
+        assert!(
+            s.wait_idle(Instant::now() + Duration::from_secs(5)),
+            "the run ends once canceled"
+        );
+    }
+
+    #[test]
+    fn busy_when_all_slots_are_taken() {
+        let s = service(1000);
+        for _ in 0..2 {
+            call(
+                &s,
+                "message/send",
+                json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"blocking": false}}),
+            );
+        }
+        let req = RpcRequest {
+            id: json!(1),
+            method: "message/send".into(),
+            params: json!({"message": {"parts":[{"text":"x"}]}}),
+        };
+        assert!(matches!(s.handle(req, None).0, Reply::Busy(_)));
+        assert_eq!(s.active_tasks(), 2);
+        s.store.cancel_all();
+        assert!(s.wait_idle(Instant::now() + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn list_tasks() {
+        let s = service(0);
+        for _ in 0..3 {
+            call(
+                &s,
+                "message/send",
+                json!({"message": {"parts":[{"text":"x"}], "contextId": "ctx"}}),
+            );
+        }
+        let r = call(&s, "ListTasks", json!({"contextId": "ctx", "pageSize": 2}));
+        assert_eq!(r["result"]["tasks"].as_array().unwrap().len(), 2);
+        assert_eq!(r["result"]["totalSize"], 3);
+        assert!(r["result"]["tasks"][0].get("artifacts").is_none());
+        let next = r["result"]["nextPageToken"].as_str().unwrap();
+        let r2 = call(
+            &s,
+            "ListTasks",
+            json!({"contextId": "ctx", "pageSize": 2, "pageToken": next}),
+        );
+        assert_eq!(r2["result"]["tasks"].as_array().unwrap().len(), 1);
+        assert_eq!(r2["result"]["nextPageToken"], "");
+        assert_eq!(
+            call(&s, "ListTasks", json!({"pageToken": "bogus"}))["error"]["code"],
+            codes::INVALID_PARAMS
+        );
+    }
+}

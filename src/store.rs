@@ -1,0 +1,691 @@
+//! The in-memory task store: bounded by count and bytes, thread-safe, and the
+//! hub that wakes subscribers.
+//!
+//! Invariants: it never grows past its bounds. Terminal tasks are evicted
+//! oldest-first; live tasks idle past their TTL are failed (and their
+//! subscribers told); when the store is full of live tasks a new task is
+//! refused. Subscribers are bounded channels: one that falls behind is
+//! dropped rather than buffered without limit.
+
+use crate::protocol::model::*;
+use crate::shutdown::Stop;
+use crate::time::now_rfc3339;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A task's cancel signal: backends check it between chunks, and watchers
+/// wait on it.
+pub type CancelToken = Stop;
+
+/// Events a subscriber may fall behind by before it is dropped.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreLimits {
+    pub max_tasks: usize,
+    pub max_bytes: usize,
+    /// A task that is not terminal and has not changed for this long is failed.
+    pub idle_ttl: Duration,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_tasks: 1000,
+            max_bytes: 64 << 20,
+            idle_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StoreError {
+    NotFound,
+    /// full of live tasks: nothing may be evicted
+    Full,
+}
+
+struct Entry {
+    task: Task,
+    bytes: usize,
+    updated: Instant,
+    /// for "newest first" ordering and `statusTimestampAfter`
+    updated_wall: u128,
+    /// key in `Inner::terminal` once terminal
+    terminal_seq: Option<u64>,
+    cancel: CancelToken,
+    subscribers: Vec<SyncSender<TaskEvent>>,
+    /// text preview of the request, for the heartbeat's `current_task`
+    preview: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, Entry>,
+    terminal: BTreeSet<(u64, String)>,
+    bytes: usize,
+    seq: u64,
+    last_sweep: Option<Instant>,
+    evicted: u64,
+    expired: u64,
+}
+
+pub struct TaskStore {
+    inner: Mutex<Inner>,
+    limits: StoreLimits,
+}
+
+fn wall_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    pub tasks: usize,
+    pub bytes: usize,
+    pub live: usize,
+    pub evicted: u64,
+    pub expired: u64,
+}
+
+/// One page of `ListTasks`.
+pub struct Page {
+    pub tasks: Vec<Task>,
+    pub next_page_token: String,
+    pub total_size: usize,
+}
+
+impl TaskStore {
+    pub fn new(limits: StoreLimits) -> TaskStore {
+        TaskStore {
+            inner: Mutex::new(Inner::default()),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the map half-written
+        // in a way later readers could not cope with; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a new task, making room by evicting terminal tasks if needed.
+    pub fn insert(
+        &self,
+        task: Task,
+        cancel: CancelToken,
+        preview: String,
+    ) -> Result<(), StoreError> {
+        let bytes = task.approx_bytes();
+        let mut g = self.lock();
+        self.sweep_expired(&mut g, false);
+        let mut swept = false;
+        while g.tasks.len() >= self.limits.max_tasks || g.bytes + bytes > self.limits.max_bytes {
+            if g.terminal.is_empty() && !swept {
+                // full of live tasks: expire the idle ones now, not in a second
+                swept = true;
+                self.sweep_expired(&mut g, true);
+            }
+            let Some(key) = g.terminal.pop_first() else {
+                return Err(StoreError::Full);
+            };
+            if let Some(e) = g.tasks.remove(&key.1) {
+                g.bytes -= e.bytes;
+                g.evicted += 1;
+            }
+        }
+        g.bytes += bytes;
+        let id = task.id.clone();
+        let terminal_seq = if task.status.state.is_terminal() {
+            g.seq += 1;
+            let s = g.seq;
+            g.terminal.insert((s, id.clone()));
+            Some(s)
+        } else {
+            None
+        };
+        g.tasks.insert(
+            id,
+            Entry {
+                task,
+                bytes,
+                updated: Instant::now(),
+                updated_wall: wall_nanos(),
+                terminal_seq,
+                cancel,
+                subscribers: Vec::new(),
+                preview,
+            },
+        );
+        Ok(())
+    }
+
+    /// Fails live tasks that have been idle past the TTL. Runs at most once a
+    /// second, from `insert`, so it costs nothing on the hot path.
+    fn sweep_expired(&self, g: &mut Inner, force: bool) {
+        let now = Instant::now();
+        if !force
+            && g.last_sweep
+                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        g.last_sweep = Some(now);
+        let ttl = self.limits.idle_ttl;
+        let expired: Vec<String> = g
+            .tasks
+            .iter()
+            .filter(|(_, e)| {
+                !e.task.status.state.is_terminal() && now.duration_since(e.updated) > ttl
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            let msg = format!("task expired after {} s without progress", ttl.as_secs());
+            log::warn!("task {id}: {msg}");
+            if let Some(e) = g.tasks.get(&id) {
+                e.cancel.trigger();
+            }
+            let _ = Self::set_status_locked(g, &id, TaskState::Failed, Some(msg), true);
+            g.expired += 1;
+        }
+    }
+
+    pub fn get(&self, id: &str, history_length: Option<usize>) -> Option<Task> {
+        self.lock()
+            .tasks
+            .get(id)
+            .map(|e| e.task.with_history_limit(history_length))
+    }
+
+    pub fn cancel_token(&self, id: &str) -> Option<CancelToken> {
+        self.lock().tasks.get(id).map(|e| e.cancel.clone())
+    }
+
+    /// Snapshot of the task and a channel of every later event, taken under
+    /// one lock so no event falls between them.
+    pub fn subscribe(&self, id: &str) -> Option<(Task, Receiver<TaskEvent>)> {
+        let mut g = self.lock();
+        let e = g.tasks.get_mut(id)?;
+        let (tx, rx) = sync_channel(SUBSCRIBER_BUFFER);
+        if !e.task.status.state.is_terminal() {
+            e.subscribers.push(tx);
+        }
+        Some((e.task.clone(), rx))
+    }
+
+    /// Appends a message to a task's history (a follow-up from the client).
+    pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        e.task.history.push(m);
+        Self::touch(&mut g, id);
+        Ok(())
+    }
+
+    /// Moves a task to `state`, with an optional agent message (kept in the
+    /// status and in history), and tells its subscribers.
+    pub fn set_status(
+        &self,
+        id: &str,
+        state: TaskState,
+        text: Option<String>,
+    ) -> Result<Task, StoreError> {
+        let mut g = self.lock();
+        Self::set_status_locked(&mut g, id, state, text, state.is_settled())
+    }
+
+    fn set_status_locked(
+        g: &mut Inner,
+        id: &str,
+        state: TaskState,
+        text: Option<String>,
+        is_final: bool,
+    ) -> Result<Task, StoreError> {
+        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        if e.task.status.state.is_terminal() {
+            // terminal is forever: a late backend result after a cancel or
+            // an expiry must not resurrect the task
+            return Ok(e.task.clone());
+        }
+        let message = text.map(|t| Message::agent_text(t, &e.task.id, &e.task.context_id));
+        if let Some(m) = &message {
+            e.task.history.push(m.clone());
+        }
+        e.task.status = TaskStatus {
+            state,
+            message,
+            timestamp: now_rfc3339(),
+        };
+        let event = TaskEvent::Status {
+            task_id: e.task.id.clone(),
+            context_id: e.task.context_id.clone(),
+            status: e.task.status.clone(),
+            is_final,
+        };
+        Self::notify(e, &event);
+        if is_final {
+            e.subscribers.clear();
+        }
+        let task = e.task.clone();
+        if state.is_terminal() {
+            g.seq += 1;
+            let s = g.seq;
+            if let Some(e) = g.tasks.get_mut(id) {
+                e.terminal_seq = Some(s);
+            }
+            g.terminal.insert((s, id.to_string()));
+        }
+        Self::touch(g, id);
+        Ok(task)
+    }
+
+    /// Adds text to the task's response artifact (created on first use) and
+    /// tells subscribers about the chunk.
+    pub fn append_text(
+        &self,
+        id: &str,
+        artifact_id: &str,
+        chunk: &str,
+        last_chunk: bool,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        if e.task.status.state.is_terminal() {
+            return Ok(());
+        }
+        let append = match e
+            .task
+            .artifacts
+            .iter_mut()
+            .find(|a| a.artifact_id == artifact_id)
+        {
+            Some(a) => {
+                match a.parts.last_mut() {
+                    Some(Part {
+                        content: PartContent::Text(t),
+                        ..
+                    }) => t.push_str(chunk),
+                    _ => a.parts.push(Part::text(chunk)),
+                }
+                true
+            }
+            None => {
+                e.task.artifacts.push(Artifact {
+                    artifact_id: artifact_id.to_string(),
+                    name: Some("response".into()),
+                    description: None,
+                    parts: vec![Part::text(chunk)],
+                    metadata: None,
+                });
+                false
+            }
+        };
+        let event = TaskEvent::Artifact {
+            task_id: e.task.id.clone(),
+            context_id: e.task.context_id.clone(),
+            artifact: Artifact {
+                artifact_id: artifact_id.to_string(),
+                name: Some("response".into()),
+                description: None,
+                parts: vec![Part::text(chunk)],
+                metadata: None,
+            },
+            append,
+            last_chunk,
+        };
+        Self::notify(e, &event);
+        Self::touch(&mut g, id);
+        Ok(())
+    }
+
+    fn notify(e: &mut Entry, event: &TaskEvent) {
+        e.subscribers.retain(|s| match s.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                log::warn!(
+                    "task {}: dropping a subscriber that fell {SUBSCRIBER_BUFFER} events behind",
+                    e.task.id
+                );
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    /// Refreshes size accounting and timestamps after a change.
+    fn touch(g: &mut Inner, id: &str) {
+        if let Some(e) = g.tasks.get_mut(id) {
+            let new = e.task.approx_bytes();
+            let old = std::mem::replace(&mut e.bytes, new);
+            e.updated = Instant::now();
+            e.updated_wall = wall_nanos();
+            g.bytes = g.bytes + new - old;
+        }
+    }
+
+    /// Would one more byte-sized task fit? Lets a send refuse early.
+    pub fn stats(&self) -> StoreStats {
+        let g = self.lock();
+        StoreStats {
+            tasks: g.tasks.len(),
+            bytes: g.bytes,
+            live: g.tasks.len() - g.terminal.len(),
+            evicted: g.evicted,
+            expired: g.expired,
+        }
+    }
+
+    /// Tasks not yet terminal, as `(id, state, preview)`, newest first.
+    pub fn live_tasks(&self) -> Vec<(String, TaskState, String)> {
+        let g = self.lock();
+        let mut v: Vec<_> = g
+            .tasks
+            .values()
+            .filter(|e| !e.task.status.state.is_terminal())
+            .map(|e| {
+                (
+                    e.updated_wall,
+                    e.task.id.clone(),
+                    e.task.status.state,
+                    e.preview.clone(),
+                )
+            })
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
+        v.into_iter().map(|(_, id, s, p)| (id, s, p)).collect()
+    }
+
+    /// Signals every live task's cancel token (shutdown after the grace).
+    pub fn cancel_all(&self) -> usize {
+        let g = self.lock();
+        let mut n = 0;
+        for e in g
+            .tasks
+            .values()
+            .filter(|e| !e.task.status.state.is_terminal())
+        {
+            e.cancel.trigger();
+            n += 1;
+        }
+        n
+    }
+
+    /// `ListTasks`: newest status change first, cursor paging.
+    pub fn list(&self, p: &crate::protocol::ListParams) -> Result<Page, String> {
+        let after = p.status_timestamp_after.map(|t| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        });
+        let cursor = match &p.page_token {
+            None => None,
+            Some(t) => Some(
+                decode_token(t)
+                    .ok_or_else(|| format!("pageToken {t:?} is not a token this server issued"))?,
+            ),
+        };
+        let g = self.lock();
+        let mut hits: Vec<(u128, &String, &Entry)> = g
+            .tasks
+            .iter()
+            .filter(|(_, e)| {
+                p.context_id
+                    .as_ref()
+                    .is_none_or(|c| *c == e.task.context_id)
+            })
+            .filter(|(_, e)| p.status.is_none_or(|s| s == e.task.status.state))
+            .filter(|(_, e)| after.is_none_or(|a| e.updated_wall > a))
+            .map(|(id, e)| (e.updated_wall, id, e))
+            .collect();
+        let total_size = hits.len();
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let start = match &cursor {
+            None => 0,
+            Some((ts, id)) => hits
+                .iter()
+                .position(|(t, i, _)| *t < *ts || (*t == *ts && *i > id))
+                .unwrap_or(hits.len()),
+        };
+        let size = p
+            .page_size
+            .unwrap_or(crate::protocol::v10::DEFAULT_PAGE_SIZE);
+        let page: Vec<_> = hits.iter().skip(start).take(size).collect();
+        let next_page_token = if start + page.len() < hits.len() {
+            page.last()
+                .map(|(t, id, _)| encode_token(*t, id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let tasks = page
+            .iter()
+            .map(|(_, _, e)| {
+                let mut t = e.task.with_history_limit(p.history_length);
+                if !p.include_artifacts {
+                    t.artifacts.clear();
+                }
+                t
+            })
+            .collect();
+        Ok(Page {
+            tasks,
+            next_page_token,
+            total_size,
+        })
+    }
+}
+
+fn encode_token(ts: u128, id: &str) -> String {
+    format!(
+        "{ts:x}.{}",
+        id.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn decode_token(t: &str) -> Option<(u128, String)> {
+    let (ts, id) = t.split_once('.')?;
+    let ts = u128::from_str_radix(ts, 16).ok()?;
+    if id.len() % 2 != 0 || id.is_empty() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..id.len())
+        .step_by(2)
+        .map(|i| {
+            id.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    String::from_utf8(bytes?).ok().map(|id| (ts, id))
+}
+
+/// A fresh task for `message`, in `submitted`.
+pub fn new_task(message: &Message) -> Task {
+    let id = crate::ids::new_id();
+    let context_id = message
+        .context_id
+        .clone()
+        .unwrap_or_else(crate::ids::new_id);
+    let mut m = message.clone();
+    m.task_id = Some(id.clone());
+    m.context_id = Some(context_id.clone());
+    Task {
+        id,
+        context_id,
+        status: TaskStatus {
+            state: TaskState::Submitted,
+            message: None,
+            timestamp: now_rfc3339(),
+        },
+        history: vec![m],
+        artifacts: Vec::new(),
+        metadata: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ListParams;
+
+    fn msg(text: &str) -> Message {
+        Message {
+            message_id: crate::ids::new_id(),
+            role: Role::User,
+            parts: vec![Part::text(text)],
+            context_id: None,
+            task_id: None,
+            reference_task_ids: vec![],
+            extensions: vec![],
+            metadata: None,
+        }
+    }
+
+    fn add(store: &TaskStore, text: &str) -> Result<String, StoreError> {
+        let t = new_task(&msg(text));
+        let id = t.id.clone();
+        store.insert(t, CancelToken::new(), text.into())?;
+        Ok(id)
+    }
+
+    #[test]
+    fn evicts_oldest_terminal_first_and_refuses_when_all_live() {
+        let store = TaskStore::new(StoreLimits {
+            max_tasks: 3,
+            ..Default::default()
+        });
+        let a = add(&store, "a").unwrap();
+        let b = add(&store, "b").unwrap();
+        let c = add(&store, "c").unwrap();
+        assert_eq!(
+            add(&store, "d"),
+            Err(StoreError::Full),
+            "all live: refuse rather than grow"
+        );
+        store.set_status(&b, TaskState::Completed, None).unwrap();
+        store.set_status(&a, TaskState::Completed, None).unwrap();
+        let d = add(&store, "d").unwrap();
+        assert!(
+            store.get(&b, None).is_none(),
+            "b finished first, so it goes first"
+        );
+        assert!(store.get(&a, None).is_some());
+        assert!(store.get(&c, None).is_some() && store.get(&d, None).is_some());
+        assert_eq!(store.stats().tasks, 3);
+    }
+
+    #[test]
+    fn bounded_by_bytes() {
+        let store = TaskStore::new(StoreLimits {
+            max_bytes: 4096,
+            ..Default::default()
+        });
+        for i in 0..100 {
+            let id = add(&store, &"x".repeat(1000)).unwrap_or_else(|e| panic!("{i}: {e:?}"));
+            store.set_status(&id, TaskState::Completed, None).unwrap();
+            assert!(store.stats().bytes <= 4096);
+        }
+        assert!(store.stats().evicted > 90);
+    }
+
+    #[test]
+    fn idle_live_tasks_expire_and_subscribers_hear_it() {
+        let store = TaskStore::new(StoreLimits {
+            max_tasks: 1,
+            idle_ttl: Duration::from_millis(1),
+            ..Default::default()
+        });
+        let a = add(&store, "a").unwrap();
+        let (_, rx) = store.subscribe(&a).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        add(&store, "b").expect("the expired task makes room");
+        match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
+            TaskEvent::Status {
+                status, is_final, ..
+            } => {
+                assert_eq!(status.state, TaskState::Failed);
+                assert!(is_final);
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(store.stats().expired, 1);
+    }
+
+    #[test]
+    fn terminal_is_forever() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        store.set_status(&a, TaskState::Canceled, None).unwrap();
+        store
+            .set_status(&a, TaskState::Completed, Some("late".into()))
+            .unwrap();
+        assert_eq!(
+            store.get(&a, None).unwrap().status.state,
+            TaskState::Canceled
+        );
+    }
+
+    #[test]
+    fn artifacts_append_chunks_and_notify() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        let (_, rx) = store.subscribe(&a).unwrap();
+        store.append_text(&a, "r", "hel", false).unwrap();
+        store.append_text(&a, "r", "lo", true).unwrap();
+        let t = store.get(&a, Some(0)).unwrap();
+        assert!(t.history.is_empty());
+        assert_eq!(
+            t.artifacts[0].parts[0].content,
+            PartContent::Text("hello".into())
+        );
+        let events: Vec<_> = rx.try_iter().collect();
+        assert!(matches!(
+            events[1],
+            TaskEvent::Artifact {
+                append: true,
+                last_chunk: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn list_pages_newest_first() {
+        let store = TaskStore::new(StoreLimits::default());
+        let ids: Vec<String> = (0..5)
+            .map(|i| add(&store, &i.to_string()).unwrap())
+            .collect();
+        let mut seen = Vec::new();
+        let mut token = None;
+        for _ in 0..5 {
+            let p = store
+                .list(&ListParams {
+                    page_size: Some(2),
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(p.total_size, 5);
+            seen.extend(p.tasks.iter().map(|t| t.id.clone()));
+            if p.next_page_token.is_empty() {
+                break;
+            }
+            token = Some(p.next_page_token);
+        }
+        let mut expected = ids.clone();
+        expected.reverse();
+        assert_eq!(seen, expected);
+        assert!(store
+            .list(&ListParams {
+                page_token: Some("zz".into()),
+                ..Default::default()
+            })
+            .is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! Helpers shared by the integration tests: start the real binary, wait for
+//! it, talk HTTP to it, and a mock platform. Everything is on 127.0.0.1.
+#![allow(dead_code)]
+
+pub mod platform;
+
+use serde_json::Value;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_workspace-agent");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wa-test-{tag}-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub struct Agent {
+    pub child: Child,
+    pub port: u16,
+    pub configs: PathBuf,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// Starts the agent with test defaults (loopback, no platform, a temp
+    /// CONFIGS_DIR), overridden by `env`, and waits until it serves.
+    pub fn start(env: &[(&str, &str)]) -> Agent {
+        let a = Agent::spawn(env);
+        a.wait_ready();
+        a
+    }
+
+    pub fn spawn(env: &[(&str, &str)]) -> Agent {
+        let port = env
+            .iter()
+            .find(|(k, _)| *k == "PORT")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or_else(free_port);
+        let configs = env
+            .iter()
+            .find(|(k, _)| *k == "CONFIGS_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| temp_dir("cfg"));
+        let log = configs.join(format!("agent-{port}.log"));
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("WORKSPACE_ID", "ws-test")
+            .env("PORT", port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("AGENT_URL", format!("http://127.0.0.1:{port}"))
+            .env("CONFIGS_DIR", &configs)
+            .env("REGISTER", "false")
+            .env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = File::create(&log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        Agent { child, port, configs, log }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok((200, _, _)) = http(self.port, "GET", "/.well-known/agent-card.json", &[], b"") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("agent did not become ready; logs:\n{}", self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// Blocking JSON-RPC call on `/`; returns the response JSON.
+    pub fn rpc(&self, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
+        rpc(self.port, "/", method, params, headers)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rpc(port: u16, path: &str, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    let (status, _, body) = http(port, "POST", path, &h, body.as_bytes()).expect("agent answers");
+    assert!(status == 200 || status == 503, "status {status}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)))
+}
+
+/// A minimal HTTP/1.1 client over a raw socket (Connection: close), so tests
+/// see exactly what the server sends. Returns (status, headers, body).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad response");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Ok((status, headers, body))
+}
+
+pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let len = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
+        if len == 0 {
+            break;
+        }
+        let start = nl + 2;
+        if b.len() < start + len {
+            out.extend_from_slice(&b[start..]);
+            break;
+        }
+        out.extend_from_slice(&b[start..start + len]);
+        b = &b[(start + len + 2).min(b.len())..];
+    }
+    out
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The `data:` payloads of an SSE body, parsed.
+pub fn sse_events(body: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+pub fn send_params(text: &str) -> Value {
+    serde_json::json!({"message": {"role": "user", "messageId": "m-1", "parts": [{"kind": "text", "text": text}]}})
+}
+
+/// Polls `f` until it is true or the time is up.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
