@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 fn run_bin(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -27,16 +28,36 @@ fn bad_configuration_exits_before_listening_and_names_the_variable() {
         (vec![("PORT", &p)], "WORKSPACE_ID"),
         (vec![("WORKSPACE_ID", ""), ("PORT", &p)], "WORKSPACE_ID"),
         (vec![("WORKSPACE_ID", "w"), ("PORT", "99999")], "PORT"),
-        (vec![("WORKSPACE_ID", "w"), ("PORT", &p), ("PLATFORM_URL", "not a url")], "PLATFORM_URL"),
-        (vec![("WORKSPACE_ID", "w"), ("PORT", &p), ("HEARTBEAT_INTERVAL_SECS", "soon")], "HEARTBEAT_INTERVAL_SECS"),
+        (
+            vec![
+                ("WORKSPACE_ID", "w"),
+                ("PORT", &p),
+                ("PLATFORM_URL", "not a url"),
+            ],
+            "PLATFORM_URL",
+        ),
+        (
+            vec![
+                ("WORKSPACE_ID", "w"),
+                ("PORT", &p),
+                ("HEARTBEAT_INTERVAL_SECS", "soon"),
+            ],
+            "HEARTBEAT_INTERVAL_SECS",
+        ),
     ];
     for (env, name) in cases {
         let out = run_bin(&env, &[]);
         assert!(!out.status.success(), "{env:?} should fail");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(name), "{env:?}: stderr should name {name}: {stderr}");
+        assert!(
+            stderr.contains(name),
+            "{env:?}: stderr should name {name}: {stderr}"
+        );
         assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
-        assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing may listen");
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing may listen"
+        );
     }
 }
 
@@ -45,7 +66,18 @@ fn help_lists_every_variable_and_version_prints() {
     let out = run_bin(&[], &["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for v in ["WORKSPACE_ID", "PLATFORM_URL", "PORT", "AGENT_URL", "CONFIGS_DIR", "HEARTBEAT_INTERVAL_SECS", "SHUTDOWN_GRACE_SECS", "WORKERS", "RUST_LOG", "AGENT_BACKEND"] {
+    for v in [
+        "WORKSPACE_ID",
+        "PLATFORM_URL",
+        "PORT",
+        "AGENT_URL",
+        "CONFIGS_DIR",
+        "HEARTBEAT_INTERVAL_SECS",
+        "SHUTDOWN_GRACE_SECS",
+        "WORKERS",
+        "RUST_LOG",
+        "AGENT_BACKEND",
+    ] {
         assert!(text.contains(v), "--help lacks {v}");
     }
     let out = run_bin(&[], &["--version"]);
@@ -60,9 +92,23 @@ fn card_on_both_paths_with_required_fields_and_caching() {
     for path in ["/.well-known/agent-card.json", "/.well-known/agent.json"] {
         let (status, headers, body) = http(a.port, "GET", path, &[], b"").unwrap();
         assert_eq!(status, 200);
-        assert!(header(&headers, "content-type").unwrap().starts_with("application/json"));
+        assert!(header(&headers, "content-type")
+            .unwrap()
+            .starts_with("application/json"));
         let card: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        for f in ["name", "description", "version", "url", "protocolVersion", "capabilities", "defaultInputModes", "defaultOutputModes", "skills", "preferredTransport", "runtime"] {
+        for f in [
+            "name",
+            "description",
+            "version",
+            "url",
+            "protocolVersion",
+            "capabilities",
+            "defaultInputModes",
+            "defaultOutputModes",
+            "skills",
+            "preferredTransport",
+            "runtime",
+        ] {
             assert!(card.get(f).is_some(), "{path} lacks {f}");
         }
         assert_eq!(card["name"], "Tester");
@@ -71,12 +117,21 @@ fn card_on_both_paths_with_required_fields_and_caching() {
             assert!(card["skills"][0].get(f).is_some(), "skill lacks {f}");
         }
         let etag = header(&headers, "etag").unwrap().to_string();
-        assert!(header(&headers, "cache-control").unwrap().contains("max-age"));
+        assert!(header(&headers, "cache-control")
+            .unwrap()
+            .contains("max-age"));
         assert!(header(&headers, "last-modified").is_some());
         let (status, _, _) = http(a.port, "GET", path, &[("If-None-Match", &etag)], b"").unwrap();
         assert_eq!(status, 304);
     }
-    let (_, _, body) = http(a.port, "GET", "/.well-known/agent-card.json", &[("A2A-Version", "1.0")], b"").unwrap();
+    let (_, _, body) = http(
+        a.port,
+        "GET",
+        "/.well-known/agent-card.json",
+        &[("A2A-Version", "1.0")],
+        b"",
+    )
+    .unwrap();
     let card: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(card.get("url").is_none() && card.get("protocolVersion").is_none());
     assert_eq!(card["supportedInterfaces"][0]["protocolBinding"], "JSONRPC");
@@ -106,7 +161,11 @@ fn not_found_wrong_method_and_too_large() {
     let _ = s.write_all(&vec![b' '; 64 * 1024]);
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"), "{}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     drop(s);
     // and the server is fine
     let r = a.rpc("message/send", send_params("still here"), &[]);
@@ -117,7 +176,14 @@ fn not_found_wrong_method_and_too_large() {
 fn unknown_routes_before_the_protocol_still_get_json_rpc_errors() {
     let a = Agent::start(&[]);
     for path in ["/", "/a2a", "/a2a/"] {
-        let (s, _, body) = http(a.port, "POST", path, &[("Content-Type", "application/json")], b"{oops").unwrap();
+        let (s, _, body) = http(
+            a.port,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            b"{oops",
+        )
+        .unwrap();
         assert_eq!(s, 200);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], -32700);
@@ -130,7 +196,11 @@ fn healthcheck_subcommand() {
     let a = Agent::start(&[]);
     let p = a.port.to_string();
     let ok = run_bin(&[("PORT", &p)], &["healthcheck"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let closed = free_port().to_string();
     let bad = run_bin(&[("PORT", &closed)], &["healthcheck"]);
     assert_eq!(bad.status.code(), Some(1));
@@ -145,10 +215,16 @@ fn sigterm_when_idle_exits_zero_quickly() {
         a.signal(sig);
         let status = a.wait_exit(Duration::from_secs(5)).expect("exits");
         assert_eq!(status.code(), Some(0), "signal {sig}: {}", a.logs());
-        assert!(t.elapsed() < Duration::from_secs(2), "idle shutdown took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "idle shutdown took {:?}",
+            t.elapsed()
+        );
         assert!(a.logs().contains("stopped cleanly"));
-        let snap: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(a.configs.join(".agent_snapshot.json")).unwrap()).unwrap();
+        let snap: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(a.configs.join(".agent_snapshot.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(snap["workspace_id"], "ws-test");
     }
 }
@@ -158,15 +234,35 @@ fn sigterm_lets_an_in_flight_request_finish() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let mut a = Agent::start(&[("ECHO_DELAY_MS", "1500"), ("SHUTDOWN_GRACE_SECS", "8")]);
         let port = a.port;
-        let slow = std::thread::spawn(move || rpc(port, "/", "message/send", send_params("slow answer here"), &[]));
-        assert!(eventually(Duration::from_secs(5), || a.logs().contains("") && {
-            let r = rpc(port, "/", "ListTasks", json!({"status": "TASK_STATE_WORKING"}), &[]);
-            r["result"]["tasks"].as_array().is_some_and(|t| !t.is_empty())
-        }));
+        let slow = std::thread::spawn(move || {
+            rpc(
+                port,
+                "/",
+                "message/send",
+                send_params("slow answer here"),
+                &[],
+            )
+        });
+        assert!(eventually(Duration::from_secs(5), || a.logs().contains("")
+            && {
+                let r = rpc(
+                    port,
+                    "/",
+                    "ListTasks",
+                    json!({"status": "TASK_STATE_WORKING"}),
+                    &[],
+                );
+                r["result"]["tasks"]
+                    .as_array()
+                    .is_some_and(|t| !t.is_empty())
+            }));
         a.signal(sig);
         let r = slow.join().unwrap();
         assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
-        assert_eq!(r["result"]["artifacts"][0]["parts"][0]["text"], "slow answer here");
+        assert_eq!(
+            r["result"]["artifacts"][0]["parts"][0]["text"],
+            "slow answer here"
+        );
         let status = a.wait_exit(Duration::from_secs(10)).expect("exits");
         assert_eq!(status.code(), Some(0), "{}", a.logs());
     }
@@ -176,12 +272,23 @@ fn sigterm_lets_an_in_flight_request_finish() {
 fn past_the_grace_period_tasks_are_canceled_and_the_agent_still_exits_zero() {
     let mut a = Agent::start(&[("ECHO_DELAY_MS", "30000"), ("SHUTDOWN_GRACE_SECS", "1")]);
     let port = a.port;
-    let slow = std::thread::spawn(move || rpc(port, "/", "message/send", send_params("never finishes in time"), &[]));
+    let slow = std::thread::spawn(move || {
+        rpc(
+            port,
+            "/",
+            "message/send",
+            send_params("never finishes in time"),
+            &[],
+        )
+    });
     std::thread::sleep(Duration::from_millis(300));
     let t = Instant::now();
     a.signal(libc::SIGTERM);
     let r = slow.join().unwrap();
-    assert_eq!(r["result"]["status"]["state"], "canceled", "the client gets a final state, not a dropped connection: {r}");
+    assert_eq!(
+        r["result"]["status"]["state"], "canceled",
+        "the client gets a final state, not a dropped connection: {r}"
+    );
     let status = a.wait_exit(Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
@@ -190,7 +297,9 @@ fn past_the_grace_period_tasks_are_canceled_and_the_agent_still_exits_zero() {
 #[test]
 fn idle_connections_do_not_starve_a_fresh_client() {
     let a = Agent::start(&[("WORKERS", "4")]);
-    let idle: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(("127.0.0.1", a.port)).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(("127.0.0.1", a.port)).unwrap())
+        .collect();
     let t = Instant::now();
     let (s, _, _) = http(a.port, "GET", "/.well-known/agent-card.json", &[], b"").unwrap();
     assert_eq!(s, 200);
@@ -202,13 +311,27 @@ fn idle_connections_do_not_starve_a_fresh_client() {
 fn a_second_signal_exits_at_once() {
     let mut a = Agent::start(&[("ECHO_DELAY_MS", "30000"), ("SHUTDOWN_GRACE_SECS", "60")]);
     let port = a.port;
-    let _slow = std::thread::spawn(move || http(port, "POST", "/", &[("Content-Type", "application/json")],
-        json!({"jsonrpc":"2.0","id":1,"method":"message/send","params":send_params("x")}).to_string().as_bytes()));
+    let _slow = std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/",
+            &[("Content-Type", "application/json")],
+            json!({"jsonrpc":"2.0","id":1,"method":"message/send","params":send_params("x")})
+                .to_string()
+                .as_bytes(),
+        )
+    });
     std::thread::sleep(Duration::from_millis(300));
     a.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
-    assert!(a.child.try_wait().unwrap().is_none(), "still in its grace period");
+    assert!(
+        a.child.try_wait().unwrap().is_none(),
+        "still in its grace period"
+    );
     a.signal(libc::SIGTERM);
-    let status = a.wait_exit(Duration::from_secs(3)).expect("second signal exits at once");
+    let status = a
+        .wait_exit(Duration::from_secs(3))
+        .expect("second signal exits at once");
     assert_ne!(status.code(), Some(0));
 }

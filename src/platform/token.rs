@@ -39,11 +39,28 @@ pub fn read_token_file(path: &Path) -> Result<Option<String>, String> {
     }
 }
 
+/// A crash between creating a temp file and renaming it leaves the temp
+/// file behind (never a torn token); clear those at start.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        // write_atomic names them ".<file>.tmp-<id>"
+        if name.starts_with("..auth_token.tmp-") || name.starts_with("..agent_snapshot.json.tmp-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 impl TokenStore {
     /// Loads the token file if present. An unreadable file is reported and
     /// treated as absent.
     pub fn load(configs_dir: &Path) -> TokenStore {
         let path = configs_dir.join(TOKEN_FILE);
+        remove_stale_temp_files(configs_dir);
         let token = match read_token_file(&path) {
             Ok(t) => {
                 if t.is_some() {

@@ -2,6 +2,7 @@
 //! it, talk HTTP to it, and a mock platform. Everything is on 127.0.0.1.
 #![allow(dead_code)]
 
+pub mod peers;
 pub mod platform;
 
 use serde_json::Value;
@@ -15,11 +16,19 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_workspace-agent");
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wa-test-{tag}-{}-{}", std::process::id(), free_port()));
+    let d = std::env::temp_dir().join(format!(
+        "wa-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -72,7 +81,12 @@ impl Agent {
             .stderr(out)
             .spawn()
             .unwrap();
-        Agent { child, port, configs, log }
+        Agent {
+            child,
+            port,
+            configs,
+            log,
+        }
     }
 
     pub fn base(&self) -> String {
@@ -82,7 +96,9 @@ impl Agent {
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if let Ok((200, _, _)) = http(self.port, "GET", "/.well-known/agent-card.json", &[], b"") {
+            if let Ok((200, _, _)) =
+                http(self.port, "GET", "/.well-known/agent-card.json", &[], b"")
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -125,12 +141,18 @@ impl Drop for Agent {
 }
 
 pub fn rpc(port: u16, path: &str, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
     let (status, _, body) = http(port, "POST", path, &h, body.as_bytes()).expect("agent answers");
-    assert!(status == 200 || status == 503, "status {status}: {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)))
+    assert!(
+        status == 200 || status == 503,
+        "status {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)))
 }
 
 /// A minimal HTTP/1.1 client over a raw socket (Connection: close), so tests
@@ -161,16 +183,26 @@ pub fn http(
 
 pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad response");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
     Ok((status, headers, body))
@@ -179,7 +211,9 @@ pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>
 pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
         let len = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
         if len == 0 {
             break;
@@ -196,7 +230,10 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The `data:` payloads of an SSE body, parsed.

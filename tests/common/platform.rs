@@ -42,7 +42,10 @@ pub struct MockPlatform {
 fn new_token(n: u32) -> String {
     // 43 characters of base64url, like the platform's
     let seed = format!("tok{n:05}-{}", std::process::id());
-    let mut s: String = seed.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let mut s: String = seed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     while s.len() < 43 {
         s.push('A');
     }
@@ -58,20 +61,33 @@ impl MockPlatform {
     pub fn start_on(port: u16) -> MockPlatform {
         let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
-        let state = Arc::new(Mutex::new(State { calls: Vec::new(), token: None, mode: Mode::Up, issued: 0 }));
+        let state = Arc::new(Mutex::new(State {
+            calls: Vec::new(),
+            token: None,
+            mode: Mode::Up,
+            issued: 0,
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (server, state, stop) = (server.clone(), state.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    let Ok(Some(rq)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
+                    let Ok(Some(rq)) = server.recv_timeout(Duration::from_millis(50)) else {
+                        continue;
+                    };
                     let (state, _) = (state.clone(), ());
                     // one thread per request so a slow answer does not block others
                     std::thread::spawn(move || handle(rq, &state));
                 }
             })
         };
-        MockPlatform { port, state, stop, server, thread: Some(thread) }
+        MockPlatform {
+            port,
+            state,
+            stop,
+            server,
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -95,7 +111,14 @@ impl MockPlatform {
     }
 
     pub fn calls(&self, path: &str) -> Vec<Call> {
-        self.state.lock().unwrap().calls.iter().filter(|c| c.path == path).cloned().collect()
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn issued(&self) -> u32 {
@@ -115,7 +138,11 @@ impl Drop for MockPlatform {
 
 fn respond(rq: tiny_http::Request, status: u16, body: Value) {
     let h = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
-    let _ = rq.respond(tiny_http::Response::from_string(body.to_string()).with_status_code(status).with_header(h));
+    let _ = rq.respond(
+        tiny_http::Response::from_string(body.to_string())
+            .with_status_code(status)
+            .with_header(h),
+    );
 }
 
 fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
@@ -130,7 +157,11 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
     let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
     let mode = {
         let mut s = state.lock().unwrap();
-        s.calls.push(Call { path: path.clone(), auth: auth.clone(), body: body.clone() });
+        s.calls.push(Call {
+            path: path.clone(),
+            auth: auth.clone(),
+            body: body.clone(),
+        });
         s.mode
     };
     match mode {
@@ -153,7 +184,9 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
     };
     match path.as_str() {
         "/registry/register" => {
-            if body.get("id").and_then(Value::as_str).is_none() || body.get("url").and_then(Value::as_str).is_none() {
+            if body.get("id").and_then(Value::as_str).is_none()
+                || body.get("url").and_then(Value::as_str).is_none()
+            {
                 drop(s);
                 return respond(rq, 400, json!({"error": "invalid request body"}));
             }
