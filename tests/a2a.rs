@@ -20,7 +20,9 @@ const JSON_CT: (&str, &str) = ("Content-Type", "application/json");
 #[test]
 fn every_protocol_error_is_http_200_with_the_right_code_and_id() {
     let a = Agent::start(&[]);
-    let cases: Vec<(&[(&str, &str)], String, i64, Value)> = vec![
+    // (headers, body, expected code, expected id)
+    type Case<'a> = (&'a [(&'a str, &'a str)], String, i64, Value);
+    let cases: Vec<Case> = vec![
         (&[JSON_CT], "{not json".into(), -32700, Value::Null),
         (&[JSON_CT], "[]".into(), -32600, Value::Null),
         (&[JSON_CT], r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#.into(), -32600, json!(3)),

@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+/// (status, lower-cased headers, body)
+pub type HttpReply = (u16, Vec<(String, String)>, Vec<u8>);
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_workspace-agent");
 
 pub fn free_port() -> u16 {
@@ -163,7 +166,7 @@ pub fn http(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+) -> std::io::Result<HttpReply> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
@@ -181,7 +184,7 @@ pub fn http(
     parse_response(&raw)
 }
 
-pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub fn parse_response(raw: &[u8]) -> std::io::Result<HttpReply> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad response");
     let split = raw
         .windows(4)
@@ -210,10 +213,7 @@ pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>
 
 pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let len = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
         if len == 0 {
             break;

@@ -3,7 +3,6 @@
 //! rule, and can be switched to down (500), slow, or "token revoked".
 
 use serde_json::{json, Value};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
