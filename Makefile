@@ -17,7 +17,7 @@ CONFIGS_DIR ?= $(CURDIR)/.configs
 REGISTER ?= false
 RUST_LOG ?= info
 
-.PHONY: run build release static image test test-rust test-py test-container lint fmt bench fuzz soak clean
+.PHONY: run build release static image mock-image test test-rust test-py test-container lint fmt bench fuzz soak clean
 
 run: release
 	@mkdir -p "$(CONFIGS_DIR)"
@@ -49,9 +49,24 @@ static:
 	if ldd $(STATIC_OUT) 2>&1 | grep -q '=>'; then echo "static: ldd lists shared libraries"; exit 1; fi; \
 	echo "static: $(STATIC_OUT) $$(stat -c %s $(STATIC_OUT)) bytes, static"
 
+# The build context is staged in target/image-root so only the files the
+# Dockerfile copies are sent to the daemon.
+IMAGE_ROOT := target/image-root
 image: static
-	docker build -f Dockerfile.scratch -t $(IMAGE) .
-	@docker image inspect $(IMAGE) --format 'image: {{.Size}} bytes' 
+	rm -rf $(IMAGE_ROOT) && mkdir -p $(IMAGE_ROOT)/etc $(IMAGE_ROOT)/configs
+	cp $(STATIC_OUT) $(IMAGE_ROOT)/workspace-agent
+	cp docker/passwd docker/group $(IMAGE_ROOT)/etc/
+	docker build -q -f Dockerfile.scratch --build-arg VERSION=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) -t $(IMAGE) $(IMAGE_ROOT)
+	@docker image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'
+
+# The mock platform the container tests run next to the agent.
+MOCK_IMAGE ?= workspace-agent-mock-platform:test
+mock-image:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --example mock_platform --target $(TARGET_GNU)
+	rm -rf target/mock-root && mkdir -p target/mock-root
+	cp target/$(TARGET_GNU)/release/examples/mock_platform target/mock-root/
+	printf 'FROM scratch\nCOPY mock_platform /mock_platform\nEXPOSE 8080\nENTRYPOINT ["/mock_platform"]\n' > target/mock-root/Dockerfile
+	docker build -q -t $(MOCK_IMAGE) target/mock-root
 
 # Every test: Rust unit and integration tests, the Python interop tests with
 # the official a2a-sdk client, and the container tests (whenever Docker is

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+#[path = "../support/mock_platform.rs"]
 pub mod platform;
 
 use serde_json::Value;

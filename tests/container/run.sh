@@ -15,6 +15,6 @@ if [[ ! -f tests/container/test_container.py ]]; then
   echo "container tests: none yet"
   exit 0
 fi
-make -s image
+make -s image mock-image
 source tests/py/venv.sh
 exec "$VENV10/bin/python" -m pytest -q -p no:cacheprovider tests/container/test_container.py

@@ -1,6 +1,11 @@
-//! A mock Molecule platform: a tiny_http server on 127.0.0.1 that records
-//! every call, issues tokens on first registration, enforces the bearer
-//! rule, and can be switched to down (500), slow, or "token revoked".
+//! A mock Molecule platform: a tiny_http server that records every call,
+//! issues tokens on first registration, enforces the bearer rule, and can be
+//! switched to down (500), slow, "URL rejected" or "token revoked".
+//!
+//! Shared by the integration tests (`tests/common`) and the container tests
+//! (`examples/mock_platform.rs`, run in a scratch container), which control
+//! it over HTTP: `GET /_calls`, `POST /_mode`, `POST /_revoke`.
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,7 +63,11 @@ impl MockPlatform {
     }
 
     pub fn start_on(port: u16) -> MockPlatform {
-        let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).unwrap());
+        MockPlatform::start_at(("127.0.0.1", port))
+    }
+
+    pub fn start_at(addr: impl std::net::ToSocketAddrs) -> MockPlatform {
+        let server = Arc::new(tiny_http::Server::http(addr).unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             calls: Vec::new(),
@@ -163,6 +172,8 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
         });
         s.mode
     };
+    // control endpoints always answer, whatever the mode
+    let mode = if path.starts_with("/_") { Mode::Up } else { mode };
     match mode {
         Mode::Error500 => return respond(rq, 500, json!({"error": "registration failed"})),
         Mode::Slow(d) => std::thread::sleep(d),
@@ -210,6 +221,33 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
                 drop(s);
                 return respond(rq, 401, json!({"error": e}));
             }
+            drop(s);
+            respond(rq, 200, json!({"status": "ok"}))
+        }
+        // control endpoints for tests that can only talk HTTP to the mock
+        "/_calls" => {
+            let calls: Vec<Value> = s
+                .calls
+                .iter()
+                .filter(|c| !c.path.starts_with("/_"))
+                .map(|c| json!({"path": c.path, "auth": c.auth, "body": c.body}))
+                .collect();
+            let v = json!({"calls": calls, "token": s.token, "issued": s.issued});
+            drop(s);
+            respond(rq, 200, v)
+        }
+        "/_revoke" => {
+            s.token = None;
+            drop(s);
+            respond(rq, 200, json!({"status": "revoked"}))
+        }
+        "/_mode" => {
+            s.mode = match body.get("mode").and_then(Value::as_str) {
+                Some("500") => Mode::Error500,
+                Some("reject") => Mode::RejectUrl,
+                Some("slow") => Mode::Slow(Duration::from_secs(30)),
+                _ => Mode::Up,
+            };
             drop(s);
             respond(rq, 200, json!({"status": "ok"}))
         }
