@@ -6,7 +6,9 @@
 mod mock;
 
 fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "0.0.0.0:8080".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "0.0.0.0:8080".into());
     let p = mock::MockPlatform::start_at(addr.as_str());
     eprintln!("mock platform listening on {addr} (port {})", p.port);
     loop {

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     let code = match args.first().map(String::as_str) {
         None | Some("run") => run(),
         Some("healthcheck") => cli::healthcheck::run(),
+        Some("diagnose") => cli::diagnose::run(),
+        Some("send") => cli::send::run(&args[1..]),
+        Some("card") => cli::card::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{}", cli::help());
             0

@@ -1,6 +1,10 @@
 //! Subcommands: the binary is its own toolbox inside a shell-less image.
 
+pub mod args;
+pub mod card;
+pub mod diagnose;
 pub mod healthcheck;
+pub mod send;
 
 use crate::config::VARS;
 
@@ -13,6 +17,11 @@ heartbeats, and hands each message to a backend.\n\n\
 USAGE:\n\
     workspace-agent [run]            start the agent (configured by environment variables)\n\
     workspace-agent healthcheck      exit 0 if the local agent answers its card on 127.0.0.1:$PORT within 2 s\n\
+    workspace-agent diagnose         checklist of the configuration, the platform, CONFIGS_DIR, the token and the\n\
+                                     local agent, each with a fix; exit 0 only if all pass; changes nothing\n\
+    workspace-agent send URL TEXT    send one A2A message to any agent and print the reply\n\
+                                     [--stream] [--json] [--context ID] [--task ID] [--protocol 0.3|1.0] [--token T]\n\
+    workspace-agent card URL         fetch an agent's card, check it for 0.3 and 1.0, print a summary [--json]\n\
     workspace-agent --help           this text\n\
     workspace-agent --version        the version\n\n\
 ENVIRONMENT:\n",

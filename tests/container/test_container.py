@@ -157,6 +157,10 @@ def test_registers_persists_the_token_and_a_new_container_reuses_it(net):
     # operators can run the toolbox inside the image
     r = docker("exec", b, "/workspace-agent", "healthcheck", check=False)
     assert r.returncode == 0, r.stderr
+    r = docker("exec", b, "/workspace-agent", "diagnose", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✓ local agent" in r.stdout and "✓ auth token" in r.stdout
+    assert token not in r.stdout
     docker("rm", "-f", a, b)
 
 
@@ -233,4 +237,6 @@ def test_platform_unreachable_stays_healthy_and_says_why(net):
     a = agent(net, "alone", env={"PLATFORM_URL": "http://no-such-platform.invalid:8080"})
     assert wait_for(lambda: healthy(a), 30)
     assert wait_for(lambda: "waiting for the platform" in docker("logs", a).stderr, 15)
+    r = docker("exec", a, "/workspace-agent", "diagnose", check=False)
+    assert r.returncode == 1 and "✗ platform address" in r.stdout, r.stdout
     docker("rm", "-f", a)

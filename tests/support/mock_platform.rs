@@ -173,7 +173,11 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
         s.mode
     };
     // control endpoints always answer, whatever the mode
-    let mode = if path.starts_with("/_") { Mode::Up } else { mode };
+    let mode = if path.starts_with("/_") {
+        Mode::Up
+    } else {
+        mode
+    };
     match mode {
         Mode::Error500 => return respond(rq, 500, json!({"error": "registration failed"})),
         Mode::Slow(d) => std::thread::sleep(d),
