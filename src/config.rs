@@ -39,6 +39,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("A2A_AUTH_TOKEN_FILE", "(none)", "file holding A2A_AUTH_TOKEN"),
     ("MAX_CONNECTIONS", "512", "open connections at once; more get 503 + Retry-After"),
     ("MAX_BODY_BYTES", "1048576", "largest request body (413 beyond)"),
+    ("MAX_HEADER_BYTES", "16384", "request line plus headers (431 beyond)"),
+    ("MAX_HEADERS", "100", "header lines per request (431 beyond)"),
+    ("JSON_MAX_DEPTH", "32", "deepest JSON nesting accepted in a request (-32700 beyond)"),
+    ("MAX_PARTS", "64", "parts in one message (-32602 beyond)"),
+    ("MAX_PART_BYTES", "1048576", "bytes of one part (-32602 beyond)"),
     ("HEADER_TIMEOUT_SECS", "10", "time to send request line and headers (408 beyond)"),
     ("IDLE_TIMEOUT_SECS", "30", "idle keep-alive time, and the longest pause inside a request"),
     ("MAX_TASKS", "1000", "tasks kept in memory (oldest finished ones are evicted)"),
@@ -99,6 +104,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    pub json_max_depth: usize,
+    pub max_parts: usize,
+    pub max_part_bytes: usize,
     pub max_tasks: usize,
     pub max_task_store_bytes: usize,
     pub task_idle_ttl: Duration,
@@ -407,8 +415,11 @@ impl Config {
             max_body_bytes: number(env, "MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)?,
             header_timeout: secs(env, "HEADER_TIMEOUT_SECS", 10, 1, 3600)?,
             idle_timeout: secs(env, "IDLE_TIMEOUT_SECS", 30, 1, 3600)?,
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
+            max_header_bytes: number(env, "MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20)?,
+            max_headers: number(env, "MAX_HEADERS", 100, 8, 10_000)?,
+            json_max_depth: number(env, "JSON_MAX_DEPTH", 32, 4, 128)?,
+            max_parts: number(env, "MAX_PARTS", 64, 1, 10_000)?,
+            max_part_bytes: number(env, "MAX_PART_BYTES", 1 << 20, 1, 64 << 20)?,
             max_tasks: number(env, "MAX_TASKS", 1000, 1, 10_000_000)?,
             max_task_store_bytes: number(env, "MAX_TASK_STORE_BYTES", 64 << 20, 64 << 10, 1 << 40)?,
             task_idle_ttl: secs(env, "TASK_IDLE_TTL_SECS", 3600, 1, 30 * 86_400)?,
@@ -516,7 +527,11 @@ fn load_card(
                 )?;
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+        // the default file is optional: no file (or no directory) is fine
+        Err(e)
+            if explicit.is_none()
+                && (e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR)) => {}
         Err(e) => {
             return Err(ConfigError(format!(
                 "card file {} cannot be read: {e}",

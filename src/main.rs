@@ -85,9 +85,9 @@ fn run() -> i32 {
             queue_wait: cfg.limits.queue_wait,
             max_concurrent_tasks: cfg.limits.max_concurrent_tasks,
             decode: DecodeLimits {
-                max_depth: 32,
-                max_parts: 64,
-                max_part_bytes: cfg.limits.max_body_bytes,
+                max_depth: cfg.limits.json_max_depth,
+                max_parts: cfg.limits.max_parts,
+                max_part_bytes: cfg.limits.max_part_bytes,
             },
             store: StoreLimits {
                 max_tasks: cfg.limits.max_tasks,

@@ -41,6 +41,7 @@ pub struct State {
     pub stop: Stop,
     pub auth_token: Option<String>,
     pub max_body: usize,
+    body_stall: Duration,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
     long_free: AtomicUsize,
@@ -114,6 +115,7 @@ impl HttpServer {
             stop: parts.stop,
             auth_token: parts.auth_token,
             max_body: parts.limits.max_body_bytes,
+            body_stall: parts.limits.idle_timeout,
             long_free: AtomicUsize::new(parts.workers.saturating_sub(2).max(1)),
             http: Arc::clone(&http),
         });
@@ -401,7 +403,10 @@ enum BodyError {
     Broken(String),
 }
 
-fn read_body(rq: &mut Request, max: usize) -> Result<Vec<u8>, BodyError> {
+/// `stall` is the socket read timeout: a read that fails after waiting that
+/// long is a timeout even when a decoder (chunked) hides the error's kind.
+fn read_body(rq: &mut Request, max: usize, stall: Duration) -> Result<Vec<u8>, BodyError> {
+    let started = Instant::now();
     if let Some(len) = rq.body_length() {
         if len > max {
             return Err(BodyError::TooLarge);
@@ -416,7 +421,7 @@ fn read_body(rq: &mut Request, max: usize) -> Result<Vec<u8>, BodyError> {
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) =>
+            ) || started.elapsed() >= stall =>
         {
             Err(BodyError::TimedOut)
         }
@@ -463,7 +468,7 @@ fn serve_a2a(state: &State, mut rq: Request) {
             return rpc_reply(state, rq, &Value::Null, &e, reply_version);
         }
     }
-    let body = match read_body(&mut rq, state.max_body) {
+    let body = match read_body(&mut rq, state.max_body, state.body_stall) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             let msg = format!("request body is larger than {} bytes", state.max_body);

@@ -368,3 +368,68 @@ fn sigkill_during_token_persistence_never_leaves_a_torn_file() {
         }
     }
 }
+
+#[test]
+fn unwritable_configs_dir_keeps_the_token_in_memory_and_says_so() {
+    let p = MockPlatform::start();
+    // a file, not a directory: nothing can be written "inside" it
+    let not_a_dir = temp_dir("ro").join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let cfg = not_a_dir.to_str().unwrap().to_string();
+    let log_dir = temp_dir("ro-logs");
+    let mut env = vec![("CONFIGS_DIR", cfg.as_str())];
+    env.push(("REGISTER", "true"));
+    let url = p.url();
+    env.push(("PLATFORM_URL", &url));
+    env.push(("HEARTBEAT_INTERVAL_SECS", "1"));
+    let mut a = Agent::spawn_logging_to(&env, &log_dir);
+    a.wait_ready();
+    assert!(
+        eventually(SECS, || p.calls("/registry/heartbeat").len() >= 2),
+        "{}",
+        a.logs()
+    );
+    let token = p.token().unwrap();
+    assert!(p
+        .calls("/registry/heartbeat")
+        .iter()
+        .all(|c| c.auth.as_deref() == Some(token.as_str())));
+    assert!(a.logs().contains("could NOT be saved"), "{}", a.logs());
+    let (_, _, metrics) = http(a.port, "GET", "/metrics", &[], b"").unwrap();
+    assert!(String::from_utf8_lossy(&metrics).contains("workspace_agent_token_persisted 0"));
+    a.signal(libc::SIGTERM);
+    assert_eq!(
+        a.wait_exit(SECS).unwrap().code(),
+        Some(0),
+        "a failed snapshot is not a failed shutdown"
+    );
+}
+
+#[test]
+fn a_flapping_platform_is_ridden_out() {
+    let p = MockPlatform::start();
+    let mut a = agent_for(&p, &[]);
+    for i in 0..10 {
+        p.set_mode(if i % 2 == 0 { Mode::Error500 } else { Mode::Up });
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            http(a.port, "GET", "/.well-known/agent-card.json", &[], b"")
+                .unwrap()
+                .0,
+            200
+        );
+    }
+    p.set_mode(Mode::Up);
+    let n = p.calls("/registry/heartbeat").len();
+    assert!(
+        eventually(Duration::from_secs(30), || p
+            .calls("/registry/heartbeat")
+            .len()
+            > n + 1),
+        "{}",
+        a.logs()
+    );
+    assert!(!a.logs().contains("panicked"));
+    a.signal(libc::SIGTERM);
+    assert_eq!(a.wait_exit(SECS).unwrap().code(), Some(0));
+}

@@ -54,6 +54,16 @@ impl Agent {
     }
 
     pub fn spawn(env: &[(&str, &str)]) -> Agent {
+        Agent::spawn_inner(env, None)
+    }
+
+    /// Like `spawn`, with the log kept in `log_dir` (for a CONFIGS_DIR the
+    /// test makes unwritable).
+    pub fn spawn_logging_to(env: &[(&str, &str)], log_dir: &std::path::Path) -> Agent {
+        Agent::spawn_inner(env, Some(log_dir))
+    }
+
+    fn spawn_inner(env: &[(&str, &str)], log_dir: Option<&std::path::Path>) -> Agent {
         let port = env
             .iter()
             .find(|(k, _)| *k == "PORT")
@@ -64,7 +74,9 @@ impl Agent {
             .find(|(k, _)| *k == "CONFIGS_DIR")
             .map(|(_, v)| PathBuf::from(v))
             .unwrap_or_else(|| temp_dir("cfg"));
-        let log = configs.join(format!("agent-{port}.log"));
+        let log = log_dir
+            .unwrap_or(&configs)
+            .join(format!("agent-{port}.log"));
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
