@@ -25,6 +25,10 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 /// timing out and tells us when the client has gone.
 const SSE_KEEPALIVE: Duration = Duration::from_secs(10);
 
+/// Long requests beyond the workers' share run on threads of their own, up
+/// to this many; past it the client gets 503.
+const MAX_OVERFLOW_THREADS: usize = 256;
+
 pub struct HttpLimits {
     pub max_connections: usize,
     pub max_body_bytes: usize,
@@ -45,6 +49,8 @@ pub struct State {
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
     long_free: AtomicUsize,
+    /// long requests running on their own threads because no worker was free
+    overflow: AtomicUsize,
     http: Arc<tiny_http::Server>,
 }
 
@@ -117,6 +123,7 @@ impl HttpServer {
             max_body: parts.limits.max_body_bytes,
             body_stall: parts.limits.idle_timeout,
             long_free: AtomicUsize::new(parts.workers.saturating_sub(2).max(1)),
+            overflow: AtomicUsize::new(0),
             http: Arc::clone(&http),
         });
         let alive = Arc::new(AtomicUsize::new(0));
@@ -171,7 +178,7 @@ impl HttpServer {
     }
 }
 
-fn worker_loop(state: &State) {
+fn worker_loop(state: &Arc<State>) {
     loop {
         match state.http.recv() {
             Ok(rq) => handle(state, rq),
@@ -272,7 +279,7 @@ fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
     }
 }
 
-fn handle(state: &State, rq: Request) {
+fn handle(state: &Arc<State>, rq: Request) {
     let path = rq.url().split(['?', '#']).next().unwrap_or("").to_string();
     let r = route(&path);
     log::debug!("{} {}", rq.method(), path);
@@ -434,7 +441,7 @@ fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
     respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
 }
 
-fn serve_a2a(state: &State, mut rq: Request) {
+fn serve_a2a(state: &Arc<State>, mut rq: Request) {
     if let Some(expected) = &state.auth_token {
         let given = request_header(&rq, "Authorization")
             .and_then(|v| {
@@ -532,40 +539,64 @@ fn serve_a2a(state: &State, mut rq: Request) {
             _
         ))
     );
-    if long && !take_long_slot(state) {
+    if !long {
+        return answer(state, rq, req, header_version);
+    }
+    if take_long_slot(state) {
+        answer(state, rq, req, header_version);
+        state.long_free.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    // Every worker but the reserve is busy with long requests: run this one
+    // on its own thread so the workers stay free for the card and health
+    // checks. Backend runs stay bounded by MAX_CONCURRENT_TASKS in service.
+    if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
+        state.overflow.fetch_sub(1, Ordering::SeqCst);
         state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
-        let e = RpcError::internal(
-            "agent busy: every worker is serving a long request (WORKERS); retry shortly",
-        );
+        let e = RpcError::internal("agent busy: too many long requests at once; retry shortly");
         let body = protocol::error(&req.id, &e, reply_version)
             .to_string()
             .into_bytes();
-        respond(
+        return respond(
             state,
             rq,
             Route::A2a,
             json_bytes(503, body, &[("Retry-After", "1")]),
         );
-        return;
     }
+    let st = Arc::clone(state);
+    let id = req.id.clone();
+    let spawned = std::thread::Builder::new()
+        .name("a2a-overflow".into())
+        .spawn(move || {
+            answer(&st, rq, req, header_version);
+            st.overflow.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        // the closure, and the request in it, are gone: the client sees the
+        // connection close; make the refusal count
+        state.overflow.fetch_sub(1, Ordering::SeqCst);
+        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
+        log::warn!("cannot start a thread for request {id}: {e}");
+    }
+}
+
+/// Runs a decoded A2A call and writes its reply.
+fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
     let (reply, _label) = state.service.handle(req, header_version);
     match reply {
-        Reply::Json(v) => {
-            respond(
-                state,
-                rq,
-                Route::A2a,
-                json_bytes(200, v.to_string().into_bytes(), &[]),
-            );
-        }
-        Reply::Busy(v) => {
-            respond(
-                state,
-                rq,
-                Route::A2a,
-                json_bytes(503, v.to_string().into_bytes(), &[("Retry-After", "1")]),
-            );
-        }
+        Reply::Json(v) => respond(
+            state,
+            rq,
+            Route::A2a,
+            json_bytes(200, v.to_string().into_bytes(), &[]),
+        ),
+        Reply::Busy(v) => respond(
+            state,
+            rq,
+            Route::A2a,
+            json_bytes(503, v.to_string().into_bytes(), &[("Retry-After", "1")]),
+        ),
         Reply::Stream {
             id,
             version,
@@ -575,9 +606,6 @@ fn serve_a2a(state: &State, mut rq: Request) {
             state.metrics.http_request(Route::A2a.index(), 200);
             stream(state, rq, &id, version, first, events);
         }
-    }
-    if long {
-        state.long_free.fetch_add(1, Ordering::SeqCst);
     }
 }
 

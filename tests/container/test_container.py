@@ -168,7 +168,7 @@ def test_names_resolve_through_add_host(net):
     ip = inspect(net["mock"], "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
     a = agent(net, "addhost", "--add-host", f"platform.example.test:{ip}",
               env={"PLATFORM_URL": "http://platform.example.test:8080", "WORKSPACE_ID": "ws-addhost"})
-    assert wait_for(lambda: any(c["body"].get("id") == "ws-addhost" for c in mock_calls(net)["calls"]), 20), docker("logs", a).stderr
+    assert wait_for(lambda: any((c["body"] or {}).get("id") == "ws-addhost" for c in mock_calls(net)["calls"]), 20), docker("logs", a).stderr
     docker("rm", "-f", a)
 
 
