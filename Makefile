@@ -96,7 +96,7 @@ fuzz:
 	bash fuzz/run.sh $${FUZZ_SECS:-60}
 
 soak: release
-	bash bench/soak.sh $${SOAK_SECS:-3600}
+	python3 bench/soak.py $${SOAK_SECS:-3600}
 
 clean:
 	$(CARGO) clean

@@ -47,7 +47,7 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("HEADER_TIMEOUT_SECS", "10", "time to send request line and headers (408 beyond)"),
     ("IDLE_TIMEOUT_SECS", "30", "idle keep-alive time, and the longest pause inside a request"),
     ("MAX_TASKS", "1000", "tasks kept in memory (oldest finished ones are evicted)"),
-    ("MAX_TASK_STORE_BYTES", "67108864", "bytes of tasks kept in memory"),
+    ("MAX_TASK_STORE_BYTES", "16777216", "bytes of tasks kept in memory"),
     ("TASK_IDLE_TTL_SECS", "3600", "an unfinished task idle this long is failed"),
     ("RUST_LOG", "info", "log filter (error, warn, info, debug, trace)"),
 ];
@@ -421,7 +421,7 @@ impl Config {
             max_parts: number(env, "MAX_PARTS", 64, 1, 10_000)?,
             max_part_bytes: number(env, "MAX_PART_BYTES", 1 << 20, 1, 64 << 20)?,
             max_tasks: number(env, "MAX_TASKS", 1000, 1, 10_000_000)?,
-            max_task_store_bytes: number(env, "MAX_TASK_STORE_BYTES", 64 << 20, 64 << 10, 1 << 40)?,
+            max_task_store_bytes: number(env, "MAX_TASK_STORE_BYTES", 16 << 20, 64 << 10, 1 << 40)?,
             task_idle_ttl: secs(env, "TASK_IDLE_TTL_SECS", 3600, 1, 30 * 86_400)?,
             max_concurrent_tasks: number(env, "MAX_CONCURRENT_TASKS", 8, 1, 10_000)?,
             queue_wait: millis(env, "QUEUE_WAIT_MS", 2000, 600_000)?,

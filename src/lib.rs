@@ -16,6 +16,7 @@ pub mod card;
 pub mod cli;
 pub mod config;
 pub mod fsutil;
+pub mod fuzz_checks;
 pub mod ids;
 pub mod logging;
 pub mod metrics;

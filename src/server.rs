@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
@@ -28,6 +28,11 @@ const SSE_KEEPALIVE: Duration = Duration::from_secs(10);
 /// Long requests beyond the workers' share run on threads of their own, up
 /// to this many; past it the client gets 503.
 const MAX_OVERFLOW_THREADS: usize = 256;
+
+/// How long a long request waits for a worker slot before it is handed to
+/// an overflow thread: long enough that a fast backend never spawns one,
+/// short enough that a health check queued behind it is not delayed.
+const LONG_SLOT_WAIT: Duration = Duration::from_millis(20);
 
 pub struct HttpLimits {
     pub max_connections: usize,
@@ -48,7 +53,8 @@ pub struct State {
     body_stall: Duration,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
-    long_free: AtomicUsize,
+    long_free: Mutex<usize>,
+    long_freed: Condvar,
     /// long requests running on their own threads because no worker was free
     overflow: AtomicUsize,
     http: Arc<tiny_http::Server>,
@@ -122,7 +128,8 @@ impl HttpServer {
             auth_token: parts.auth_token,
             max_body: parts.limits.max_body_bytes,
             body_stall: parts.limits.idle_timeout,
-            long_free: AtomicUsize::new(parts.workers.saturating_sub(2).max(1)),
+            long_free: Mutex::new(parts.workers.saturating_sub(2).max(1)),
+            long_freed: Condvar::new(),
             overflow: AtomicUsize::new(0),
             http: Arc::clone(&http),
         });
@@ -542,9 +549,9 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
     if !long {
         return answer(state, rq, req, header_version);
     }
-    if take_long_slot(state) {
+    if take_long_slot(state, LONG_SLOT_WAIT) {
         answer(state, rq, req, header_version);
-        state.long_free.fetch_add(1, Ordering::SeqCst);
+        release_long_slot(state);
         return;
     }
     // Every worker but the reserve is busy with long requests: run this one
@@ -609,11 +616,29 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
     }
 }
 
-fn take_long_slot(state: &State) -> bool {
-    state
-        .long_free
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
+/// Waits up to `wait` for one of the workers' long-request slots. With a
+/// fast backend a slot frees within microseconds; with a slow one the
+/// request goes to an overflow thread after `wait`.
+fn take_long_slot(state: &State, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let mut free = state.long_free.lock().unwrap_or_else(|e| e.into_inner());
+    while *free == 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        free = match state.long_freed.wait_timeout(free, deadline - now) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        };
+    }
+    *free -= 1;
+    true
+}
+
+fn release_long_slot(state: &State) {
+    *state.long_free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    state.long_freed.notify_one();
 }
 
 /// Writes one chunk of a chunked body and flushes it, so the client sees

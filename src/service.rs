@@ -278,7 +278,10 @@ impl Service {
                 TaskState::Canceled,
                 Some("Canceled at the client's request.".into()),
             )
-            .map_err(|_| RpcError::task_not_found(id))
+            .map_err(|_| RpcError::task_not_found(id))?;
+        self.store
+            .get(id, None)
+            .ok_or_else(|| RpcError::task_not_found(id))
     }
 
     fn send(
@@ -450,7 +453,7 @@ impl Service {
 
     /// Runs the backend for one message and settles the task.
     fn run(&self, task_id: &str, text: &str, cancel: &CancelToken) {
-        let Some(task) = self.store.get(task_id, Some(0)) else {
+        let Some(context_id) = self.store.context_id(task_id) else {
             return;
         };
         if self
@@ -464,7 +467,7 @@ impl Service {
         let deadline = Instant::now() + self.cfg.task_timeout;
         let req = BackendRequest {
             task_id,
-            context_id: &task.context_id,
+            context_id: &context_id,
             text,
         };
         let result = self

@@ -236,7 +236,7 @@ impl TaskStore {
         id: &str,
         state: TaskState,
         text: Option<String>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<(), StoreError> {
         let mut g = self.lock();
         Self::set_status_locked(&mut g, id, state, text, state.is_settled())
     }
@@ -247,12 +247,12 @@ impl TaskStore {
         state: TaskState,
         text: Option<String>,
         is_final: bool,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<(), StoreError> {
         let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
         if e.task.status.state.is_terminal() {
             // terminal is forever: a late backend result after a cancel or
             // an expiry must not resurrect the task
-            return Ok(e.task.clone());
+            return Ok(());
         }
         let message = text.map(|t| Message::agent_text(t, &e.task.id, &e.task.context_id));
         if let Some(m) = &message {
@@ -263,17 +263,18 @@ impl TaskStore {
             message,
             timestamp: now_rfc3339(),
         };
-        let event = TaskEvent::Status {
-            task_id: e.task.id.clone(),
-            context_id: e.task.context_id.clone(),
-            status: e.task.status.clone(),
-            is_final,
-        };
-        Self::notify(e, &event);
-        if is_final {
-            e.subscribers.clear();
+        if !e.subscribers.is_empty() {
+            let event = TaskEvent::Status {
+                task_id: e.task.id.clone(),
+                context_id: e.task.context_id.clone(),
+                status: e.task.status.clone(),
+                is_final,
+            };
+            Self::notify(e, &event);
+            if is_final {
+                e.subscribers.clear();
+            }
         }
-        let task = e.task.clone();
         if state.is_terminal() {
             g.seq += 1;
             let s = g.seq;
@@ -283,7 +284,12 @@ impl TaskStore {
             g.terminal.insert((s, id.to_string()));
         }
         Self::touch(g, id);
-        Ok(task)
+        Ok(())
+    }
+
+    /// The task's context id, without copying the task.
+    pub fn context_id(&self, id: &str) -> Option<String> {
+        self.lock().tasks.get(id).map(|e| e.task.context_id.clone())
     }
 
     /// Adds text to the task's response artifact (created on first use) and
@@ -327,20 +333,22 @@ impl TaskStore {
                 false
             }
         };
-        let event = TaskEvent::Artifact {
-            task_id: e.task.id.clone(),
-            context_id: e.task.context_id.clone(),
-            artifact: Artifact {
-                artifact_id: artifact_id.to_string(),
-                name: Some("response".into()),
-                description: None,
-                parts: vec![Part::text(chunk)],
-                metadata: None,
-            },
-            append,
-            last_chunk,
-        };
-        Self::notify(e, &event);
+        if !e.subscribers.is_empty() {
+            let event = TaskEvent::Artifact {
+                task_id: e.task.id.clone(),
+                context_id: e.task.context_id.clone(),
+                artifact: Artifact {
+                    artifact_id: artifact_id.to_string(),
+                    name: Some("response".into()),
+                    description: None,
+                    parts: vec![Part::text(chunk)],
+                    metadata: None,
+                },
+                append,
+                last_chunk,
+            };
+            Self::notify(e, &event);
+        }
         Self::touch(&mut g, id);
         Ok(())
     }
