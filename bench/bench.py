@@ -234,6 +234,37 @@ def bench_server(make, args):
     return res
 
 
+def container_metrics(image="workspace-agent:local", runs=3):
+    """docker run → healthy (the image's own HEALTHCHECK settings), memory
+    inside the container, idle docker stop time. None without Docker."""
+    def docker(*a, check=True):
+        return subprocess.run(["docker", *a], capture_output=True, text=True, check=check)
+    try:
+        docker("image", "inspect", image)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+    healthy_s, stop_s, mem = [], [], []
+    for i in range(runs):
+        name = f"wa-bench-{os.getpid()}-{i}"
+        t0 = time.perf_counter()
+        docker("run", "-d", "--name", name, "-e", "WORKSPACE_ID=bench", "-e", "REGISTER=false", image)
+        while docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip() != "healthy":
+            if time.perf_counter() - t0 > 60:
+                break
+            time.sleep(0.05)
+        healthy_s.append(time.perf_counter() - t0)
+        time.sleep(1)
+        usage = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name).stdout.split("/")[0].strip()
+        mem.append(usage)
+        t0 = time.perf_counter()
+        docker("stop", name)
+        stop_s.append(time.perf_counter() - t0)
+        code = docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip()
+        docker("rm", "-f", name, check=False)
+        assert code == "0", code
+    return {"run_to_healthy_s": healthy_s, "idle_stop_s": stop_s, "mem_usage": mem}
+
+
 def du_kib(path):
     try:
         return int(subprocess.run(["du", "-sk", path], capture_output=True, text=True).stdout.split()[0])
@@ -298,6 +329,11 @@ def markdown(r):
     z = r["sizes"]
     out.append(f"Sizes: stripped release binary {z.get('release_stripped')} B, static binary {z.get('static')} B, "
                f"scratch image {z.get('image')} B" + (f", peer venv {z['peer_venv_kib']} KiB" if z.get("peer_venv_kib") else "") + ".")
+    c = r.get("container")
+    if c:
+        out.append(f"Container (`workspace-agent:local`, the image's own HEALTHCHECK): docker run → healthy "
+                   f"{', '.join(f'{x:.1f}' for x in c['run_to_healthy_s'])} s; memory inside (docker stats) "
+                   f"{', '.join(c['mem_usage'])}; idle docker stop {', '.join(f'{x * 1000:.0f}' for x in c['idle_stop_s'])} ms, exit code 0.")
     errs = {n: sum(p["non2xx"] for k in ("card", "send") for p in S[n][k]) for n in names}
     out.append(f"Non-2xx responses during the runs: {errs}.")
     out.append(f"RSS after each of the {len(S[names[0]]['rss_after_rounds_kib'])} extra rounds (KiB): " +
@@ -338,6 +374,7 @@ def main():
     if not args.no_peer:
         r["servers"]["python a2a-sdk"] = bench_server(peer, args)
     r["sizes"] = sizes(None if args.no_peer else os.path.dirname(os.path.dirname(args.peer_python)))
+    r["container"] = None if args.quick else container_metrics()
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:
         json.dump(r, f, indent=1)

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod platform;
 pub mod protocol;
+pub mod reload;
 pub mod server;
 pub mod service;
 pub mod shutdown;

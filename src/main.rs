@@ -3,7 +3,7 @@
 //! for a stop signal, and shut down within the grace period.
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use workspace_agent::card::{Capabilities, Cards};
 use workspace_agent::config::Config;
@@ -17,7 +17,7 @@ use workspace_agent::server::{HttpLimits, HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
 use workspace_agent::store::StoreLimits;
-use workspace_agent::{backend, cli, logging};
+use workspace_agent::{backend, cli, logging, reload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -126,7 +126,7 @@ fn run() -> i32 {
             push_notifications: false,
         },
     );
-    let registration_card = cards.registration.clone();
+    let registration_card = Arc::new(RwLock::new(cards.registration.clone()));
     let server = match HttpServer::start(
         listener,
         ServerParts {
@@ -163,8 +163,11 @@ fn run() -> i32 {
         workspace_agent::card::CARD_PATH
     );
 
+    let mut platform_client = None;
     let platform = if cfg.register {
         let tokens = Arc::new(TokenStore::load(&cfg.configs_dir));
+        let client = Arc::new(PlatformClient::new(&cfg.platform_url, tokens));
+        platform_client = Some(Arc::clone(&client));
         let load = {
             let (service, state) = (Arc::clone(&service), Arc::clone(&server.state));
             Box::new(move || Load {
@@ -181,10 +184,10 @@ fn run() -> i32 {
             })
         };
         let looped = PlatformLoop {
-            client: PlatformClient::new(&cfg.platform_url, tokens),
+            client,
             workspace_id: cfg.workspace_id.clone(),
             agent_url: cfg.agent_url.clone(),
-            card: registration_card,
+            card: Arc::clone(&registration_card),
             interval: cfg.heartbeat_interval,
             metrics: Arc::clone(&metrics),
             stop: stop.clone(),
@@ -205,10 +208,24 @@ fn run() -> i32 {
         None
     };
 
-    // The main thread idles until a signal; meanwhile it hands memory freed
-    // after a burst back to the OS, so RSS falls again when load ends.
-    while !stop.wait_timeout(Duration::from_secs(10)) {
-        release_free_memory();
+    // The main thread idles until a signal. Meanwhile it reloads the card on
+    // SIGHUP and, every 10 s, hands memory freed after a burst back to the
+    // OS so RSS falls again when load ends.
+    reload::install_sighup();
+    let mut ticks = 0u32;
+    while !stop.wait_timeout(Duration::from_secs(1)) {
+        if reload::requested() {
+            reload::card(
+                &server.state,
+                &registration_card,
+                platform_client.clone(),
+                &cfg.workspace_id,
+            );
+        }
+        ticks += 1;
+        if ticks % 10 == 0 {
+            release_free_memory();
+        }
     }
     let stop_began = Instant::now();
     let deadline = stop_began + cfg.shutdown_grace;

@@ -433,3 +433,43 @@ fn a_flapping_platform_is_ridden_out() {
     a.signal(libc::SIGTERM);
     assert_eq!(a.wait_exit(SECS).unwrap().code(), Some(0));
 }
+
+#[test]
+fn sighup_reloads_the_card_and_tells_the_platform() {
+    let p = MockPlatform::start();
+    let configs = temp_dir("hup");
+    std::fs::write(configs.join("agent-card.json"), r#"{"name": "Before"}"#).unwrap();
+    let cfg = configs.to_str().unwrap().to_string();
+    let a = agent_for(&p, &[("CONFIGS_DIR", &cfg)]);
+    assert!(eventually(SECS, || !p
+        .calls("/registry/heartbeat")
+        .is_empty()));
+    std::fs::write(
+        configs.join("agent-card.json"),
+        r#"{"name": "After", "skills": [{"id": "new", "name": "New skill", "tags": ["x"]}]}"#,
+    )
+    .unwrap();
+    a.signal(libc::SIGHUP);
+    assert!(
+        eventually(SECS, || !p.calls("/registry/update-card").is_empty()),
+        "{}",
+        a.logs()
+    );
+    let upd = &p.calls("/registry/update-card")[0];
+    assert_eq!(upd.body["workspace_id"], "ws-test");
+    assert_eq!(upd.body["agent_card"]["name"], "After");
+    assert_eq!(upd.auth, p.token());
+    let (_, _, body) = http(a.port, "GET", "/.well-known/agent-card.json", &[], b"").unwrap();
+    let card: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(card["name"], "After");
+    assert_eq!(card["skills"][0]["id"], "new");
+    // a broken file keeps the current card
+    std::fs::write(configs.join("agent-card.json"), "{broken").unwrap();
+    a.signal(libc::SIGHUP);
+    assert!(eventually(SECS, || a.logs().contains("card not reloaded")));
+    let (_, _, body) = http(a.port, "GET", "/.well-known/agent-card.json", &[], b"").unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["name"],
+        "After"
+    );
+}

@@ -9,14 +9,16 @@ use crate::metrics::{Metrics, RegState};
 use crate::shutdown::Stop;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 pub struct PlatformLoop {
-    pub client: PlatformClient,
+    pub client: Arc<PlatformClient>,
     pub workspace_id: String,
     pub agent_url: String,
-    pub card: Value,
+    /// shared with the card reload (SIGHUP), so a re-registration sends the
+    /// current card
+    pub card: Arc<RwLock<Value>>,
     pub interval: Duration,
     pub metrics: Arc<Metrics>,
     pub stop: Stop,
@@ -66,9 +68,10 @@ impl PlatformLoop {
             self.metrics
                 .register_attempts
                 .fetch_add(1, Ordering::Relaxed);
+            let card = self.card.read().unwrap_or_else(|e| e.into_inner()).clone();
             let wait = match self
                 .client
-                .register(&self.workspace_id, &self.agent_url, &self.card)
+                .register(&self.workspace_id, &self.agent_url, &card)
             {
                 Ok(issued) => {
                     self.metrics.set_registration(RegState::Registered);

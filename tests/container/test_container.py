@@ -240,3 +240,20 @@ def test_platform_unreachable_stays_healthy_and_says_why(net):
     r = docker("exec", a, "/workspace-agent", "diagnose", check=False)
     assert r.returncode == 1 and "✗ platform address" in r.stdout, r.stdout
     docker("rm", "-f", a)
+
+
+def test_https_backend_runs_tls_inside_scratch(net):
+    """There is no CA bundle in the image: the roots are compiled in. Against
+    a server that does not speak TLS the handshake fails in plain words
+    (rather than "no CA certificates found"), which proves the TLS stack and
+    its roots work inside scratch."""
+    a = agent(net, "tls", env={"AGENT_BACKEND": "openai", "OPENAI_BASE_URL": f"https://{net['mock']}:8080/v1",
+                               "AGENT_TIMEOUT_SECS": "10"})
+    assert wait_for(lambda: healthy(a), 30)
+    r = send(host_port(a), "hello over tls")
+    assert r["result"]["status"]["state"] == "failed"
+    why = r["result"]["status"]["message"]["parts"][0]["text"].lower()
+    assert "could not reach the model server at https://" in why, why
+    assert "certificate" not in why or "no ca" not in why, why
+    assert any(w in why for w in ("tls", "corrupt", "handshake", "invalidcontenttype", "alert")), why
+    docker("rm", "-f", a)
