@@ -14,25 +14,15 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
 import urllib.request
 
+from bench import free_port, rss_kib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
 def post(url, body, headers=None, timeout=30):

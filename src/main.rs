@@ -13,7 +13,7 @@ use workspace_agent::platform::register::PlatformLoop;
 use workspace_agent::platform::snapshot::Snapshot;
 use workspace_agent::platform::{PlatformClient, TokenStore};
 use workspace_agent::protocol::{v03, DecodeLimits};
-use workspace_agent::server::{HttpLimits, HttpServer, ServerParts};
+use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
 use workspace_agent::store::StoreLimits;
@@ -136,14 +136,7 @@ fn run() -> i32 {
             stop: stop.clone(),
             auth_token: cfg.auth_token.clone(),
             workers: cfg.workers,
-            limits: HttpLimits {
-                max_connections: cfg.limits.max_connections,
-                max_body_bytes: cfg.limits.max_body_bytes,
-                header_timeout: cfg.limits.header_timeout,
-                idle_timeout: cfg.limits.idle_timeout,
-                max_header_bytes: cfg.limits.max_header_bytes,
-                max_headers: cfg.limits.max_headers,
-            },
+            limits: cfg.limits.clone(),
         },
     ) {
         Ok(s) => s,

@@ -34,15 +34,6 @@ const MAX_OVERFLOW_THREADS: usize = 256;
 /// short enough that a health check queued behind it is not delayed.
 const LONG_SLOT_WAIT: Duration = Duration::from_millis(20);
 
-pub struct HttpLimits {
-    pub max_connections: usize,
-    pub max_body_bytes: usize,
-    pub header_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub max_headers: usize,
-}
-
 pub struct State {
     pub cards: RwLock<Arc<Cards>>,
     pub service: Arc<Service>,
@@ -81,7 +72,7 @@ pub struct ServerParts {
     pub stop: Stop,
     pub auth_token: Option<String>,
     pub workers: usize,
-    pub limits: HttpLimits,
+    pub limits: crate::config::Limits,
 }
 
 impl HttpServer {

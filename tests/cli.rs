@@ -6,17 +6,7 @@ mod common;
 use common::platform::MockPlatform;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
-
-fn tool(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(args).output().unwrap()
-}
+use std::process::Output;
 
 fn text(o: &Output) -> String {
     format!(
@@ -69,7 +59,7 @@ fn diagnose(s: &Setup, overrides: &[(&str, &str)]) -> (Option<i32>, String) {
         env.retain(|(ek, _)| ek != k);
         env.push((k, v));
     }
-    let o = tool(&env, &["diagnose"]);
+    let o = run_bin(&env, &["diagnose"]);
     let t = text(&o);
     assert!(!t.contains(TOKEN), "the token is never printed: {t}");
     (o.status.code(), t)
@@ -149,10 +139,10 @@ fn send_to_our_agent_in_both_generations_plain_and_streamed() {
     let a = Agent::start(&[("ECHO_DELAY_MS", "200")]);
     let url = a.base();
     for proto in ["0.3", "1.0"] {
-        let o = tool(&[], &["send", &url, "hello there", "--protocol", proto]);
+        let o = run_bin(&[], &["send", &url, "hello there", "--protocol", proto]);
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "hello there");
-        let o = tool(
+        let o = run_bin(
             &[],
             &[
                 "send",
@@ -165,7 +155,7 @@ fn send_to_our_agent_in_both_generations_plain_and_streamed() {
         );
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "streamed words");
-        let o = tool(
+        let o = run_bin(
             &[],
             &[
                 "send",
@@ -181,14 +171,14 @@ fn send_to_our_agent_in_both_generations_plain_and_streamed() {
                 .unwrap();
         assert_eq!(v["jsonrpc"], "2.0");
     }
-    let o = tool(&[], &["send", &url, "x", "--task", "no-such-task"]);
+    let o = run_bin(&[], &["send", &url, "x", "--task", "no-such-task"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("JSON-RPC error -32001"), "{}", text(&o));
 }
 
 #[test]
 fn send_explains_unreachable_and_non_a2a_peers() {
-    let o = tool(
+    let o = run_bin(
         &[],
         &["send", &format!("http://127.0.0.1:{}", free_port()), "x"],
     );
@@ -204,14 +194,14 @@ fn send_explains_unreachable_and_non_a2a_peers() {
         }
     });
     let url = format!("http://127.0.0.1:{port}");
-    let o = tool(&[], &["send", &url, "x"]);
+    let o = run_bin(&[], &["send", &url, "x"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("did not answer with JSON-RPC"),
         "{}",
         text(&o)
     );
-    let o = tool(&[], &["card", &url]);
+    let o = run_bin(&[], &["card", &url]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("not a JSON agent card"), "{}", text(&o));
 }
@@ -219,7 +209,7 @@ fn send_explains_unreachable_and_non_a2a_peers() {
 #[test]
 fn card_summarises_and_validates() {
     let a = Agent::start(&[("AGENT_NAME", "Card Tester")]);
-    let o = tool(&[], &["card", &a.base()]);
+    let o = run_bin(&[], &["card", &a.base()]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(
@@ -240,7 +230,7 @@ fn card_summarises_and_validates() {
             ));
         }
     });
-    let o = tool(&[], &["card", &format!("http://127.0.0.1:{port}")]);
+    let o = run_bin(&[], &["card", &format!("http://127.0.0.1:{port}")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("✗ not a valid A2A 0.3 card") && text(&o).contains("missing \"url\""),

@@ -7,18 +7,7 @@ use common::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn run_bin(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(args).output().unwrap()
-}
 
 #[test]
 fn bad_configuration_exits_before_listening_and_names_the_variable() {

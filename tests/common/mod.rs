@@ -19,6 +19,17 @@ pub type HttpReply = (u16, Vec<(String, String)>, Vec<u8>);
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_workspace-agent");
 
+/// Runs the binary to completion with only `env` (and PATH) set.
+pub fn run_bin(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
