@@ -602,7 +602,7 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
             events,
         } => {
             state.metrics.http_request(Route::A2a.index(), 200);
-            stream(state, rq, &id, version, first, events);
+            stream(rq, &id, version, first, events);
         }
     }
 }
@@ -649,7 +649,6 @@ fn sse_event(id: &Value, result: Value) -> Vec<u8> {
 }
 
 fn stream(
-    state: &State,
     rq: Request,
     id: &Value,
     version: Version,
@@ -690,7 +689,6 @@ fn stream(
     }
     let _ = w.write_all(b"0\r\n\r\n");
     let _ = w.flush();
-    let _ = &state.metrics;
 }
 
 use crate::protocol::model::TaskEvent;

@@ -474,13 +474,17 @@ impl Service {
             .backend
             .run(&req, cancel, deadline, &mut |chunk: &str| {
                 if !chunk.is_empty() {
-                    let _ = self.store.append_text(task_id, &artifact_id, chunk, false);
+                    let _ = self
+                        .store
+                        .append_text(task_id, &artifact_id, "response", chunk, false);
                 }
             });
         match result {
             Ok(()) => {
                 // an empty last chunk tells streaming clients the artifact is whole
-                let _ = self.store.append_text(task_id, &artifact_id, "", true);
+                let _ = self
+                    .store
+                    .append_text(task_id, &artifact_id, "response", "", true);
                 let _ = self.store.set_status(task_id, TaskState::Completed, None);
                 self.metrics.record_outcome(None);
             }
@@ -504,6 +508,12 @@ impl Service {
                 log::warn!("task {task_id}: {msg}");
                 self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
                 self.metrics.record_outcome(Some(&msg));
+                // The canvas shows a person only artifact and message text:
+                // say what went wrong there too, not just in the status.
+                let error_id = crate::ids::new_id();
+                let _ = self
+                    .store
+                    .append_text(task_id, &error_id, "error", &msg, true);
                 let _ = self.store.set_status(task_id, TaskState::Failed, Some(msg));
             }
         }

@@ -292,12 +292,13 @@ impl TaskStore {
         self.lock().tasks.get(id).map(|e| e.task.context_id.clone())
     }
 
-    /// Adds text to the task's response artifact (created on first use) and
-    /// tells subscribers about the chunk.
+    /// Adds text to one of the task's artifacts (created on first use, with
+    /// `name`) and tells subscribers about the chunk.
     pub fn append_text(
         &self,
         id: &str,
         artifact_id: &str,
+        name: &str,
         chunk: &str,
         last_chunk: bool,
     ) -> Result<(), StoreError> {
@@ -325,7 +326,7 @@ impl TaskStore {
             None => {
                 e.task.artifacts.push(Artifact {
                     artifact_id: artifact_id.to_string(),
-                    name: Some("response".into()),
+                    name: Some(name.to_string()),
                     description: None,
                     parts: vec![Part::text(chunk)],
                     metadata: None,
@@ -339,7 +340,7 @@ impl TaskStore {
                 context_id: e.task.context_id.clone(),
                 artifact: Artifact {
                     artifact_id: artifact_id.to_string(),
-                    name: Some("response".into()),
+                    name: Some(name.to_string()),
                     description: None,
                     parts: vec![Part::text(chunk)],
                     metadata: None,
@@ -644,8 +645,10 @@ mod tests {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
         let (_, rx) = store.subscribe(&a).unwrap();
-        store.append_text(&a, "r", "hel", false).unwrap();
-        store.append_text(&a, "r", "lo", true).unwrap();
+        store
+            .append_text(&a, "r", "response", "hel", false)
+            .unwrap();
+        store.append_text(&a, "r", "response", "lo", true).unwrap();
         let t = store.get(&a, Some(0)).unwrap();
         assert!(t.history.is_empty());
         assert_eq!(

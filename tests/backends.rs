@@ -105,6 +105,17 @@ fn openai_non_streaming_server_and_errors() {
     let r = a.rpc("message/send", send_params("error"), &[]);
     assert_eq!(r["result"]["status"]["state"], "failed");
     assert!(status_text(&r).contains("HTTP 500"), "{r}");
+    // the canvas reads artifacts: the failure is there in plain words too
+    let error = r["result"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "error")
+        .unwrap();
+    assert!(error["parts"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Sorry, the agent's backend (openai) failed"));
     let t = std::time::Instant::now();
     let r = a.rpc("message/send", send_params("stall"), &[]);
     assert_eq!(r["result"]["status"]["state"], "failed");
