@@ -128,8 +128,15 @@ impl PlatformLoop {
                 }
                 Err(e) => {
                     let w = backoff(attempt);
+                    let hint = if matches!(&e, RegistryError::Unreachable(m) if m.contains("Dns"))
+                        && self.client.base().contains("host.docker.internal")
+                    {
+                        " On Linux, run the container with --add-host host.docker.internal:host-gateway."
+                    } else {
+                        " `workspace-agent diagnose` checks the way to the platform."
+                    };
                     log::warn!(
-                        "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.",
+                        "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.{hint}",
                         self.client.base(),
                         w.as_secs_f64()
                     );
