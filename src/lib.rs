@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod fuzz_checks;
 pub mod ids;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod platform;
 pub mod protocol;

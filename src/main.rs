@@ -17,7 +17,7 @@ use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
 use workspace_agent::store::StoreLimits;
-use workspace_agent::{backend, cli, logging, reload};
+use workspace_agent::{backend, cli, logging, memory, reload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,29 +43,8 @@ fn main() -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
-/// glibc gives every thread that allocates its own malloc arena (up to 8 per
-/// core), and each keeps freed memory: with a thread per connection that is
-/// most of the agent's RSS under load. Two arenas are plenty for a server
-/// whose threads mostly wait on sockets.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator tuning; called before any
-    // thread is spawned.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 fn run() -> i32 {
-    limit_malloc_arenas();
+    memory::tune_allocator();
     logging::init();
     let cfg = match Config::from_env() {
         Ok(c) => c,
@@ -205,6 +184,7 @@ fn run() -> i32 {
     // SIGHUP and, every 10 s, hands memory freed after a burst back to the
     // OS so RSS falls again when load ends.
     reload::install_sighup();
+    memory::shed_unused_code();
     let mut ticks = 0u32;
     while !stop.wait_timeout(Duration::from_secs(1)) {
         if reload::requested() {
@@ -217,7 +197,7 @@ fn run() -> i32 {
         }
         ticks += 1;
         if ticks % 10 == 0 {
-            release_free_memory();
+            memory::trim();
         }
     }
     let stop_began = Instant::now();
