@@ -42,6 +42,7 @@ pub struct State {
     pub auth_token: Option<String>,
     pub max_body: usize,
     body_stall: Duration,
+    body_timeout: Duration,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
     long_free: Mutex<usize>,
@@ -119,6 +120,7 @@ impl HttpServer {
             auth_token: parts.auth_token,
             max_body: parts.limits.max_body_bytes,
             body_stall: parts.limits.idle_timeout,
+            body_timeout: parts.limits.body_timeout,
             long_free: Mutex::new(parts.workers.saturating_sub(2).max(1)),
             long_freed: Condvar::new(),
             overflow: AtomicUsize::new(0),
@@ -410,27 +412,46 @@ enum BodyError {
 
 /// `stall` is the socket read timeout: a read that fails after waiting that
 /// long is a timeout even when a decoder (chunked) hides the error's kind.
-fn read_body(rq: &mut Request, max: usize, stall: Duration) -> Result<Vec<u8>, BodyError> {
+fn read_body(
+    rq: &mut Request,
+    max: usize,
+    stall: Duration,
+    whole: Duration,
+) -> Result<Vec<u8>, BodyError> {
     let started = Instant::now();
     if let Some(len) = rq.body_length() {
         if len > max {
             return Err(BodyError::TooLarge);
         }
     }
-    let cap = rq.body_length().unwrap_or(4096).min(max);
-    let mut buf = Vec::with_capacity(cap);
-    match rq.as_reader().take(max as u64 + 1).read_to_end(&mut buf) {
-        Ok(_) if buf.len() > max => Err(BodyError::TooLarge),
-        Ok(_) => Ok(buf),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) || started.elapsed() >= stall =>
-        {
-            Err(BodyError::TimedOut)
+    let mut buf = Vec::with_capacity(rq.body_length().unwrap_or(4096).min(max));
+    let reader = rq.as_reader();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => {
+                if buf.len() + n > max {
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                // each read may be quick while the whole drips in (a byte a
+                // second): the body as a whole has a deadline too
+                if started.elapsed() > whole {
+                    return Err(BodyError::TimedOut);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) || started.elapsed() >= stall =>
+            {
+                return Err(BodyError::TimedOut)
+            }
+            Err(e) => return Err(BodyError::Broken(e.to_string())),
         }
-        Err(e) => Err(BodyError::Broken(e.to_string())),
     }
 }
 
@@ -473,7 +494,12 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
             return rpc_reply(state, rq, &Value::Null, &e, reply_version);
         }
     }
-    let body = match read_body(&mut rq, state.max_body, state.body_stall) {
+    let body = match read_body(
+        &mut rq,
+        state.max_body,
+        state.body_stall,
+        state.body_timeout,
+    ) {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             let msg = format!("request body is larger than {} bytes", state.max_body);

@@ -42,6 +42,7 @@ fn raw(port: u16, bytes: &[u8], wait: Duration) -> String {
 fn agent() -> Agent {
     Agent::start(&[
         ("HEADER_TIMEOUT_SECS", "2"),
+        ("BODY_TIMEOUT_SECS", "2"),
         ("IDLE_TIMEOUT_SECS", "2"),
         ("MAX_CONNECTIONS", "256"),
     ])
@@ -256,4 +257,40 @@ fn a_thousand_connections_at_once() {
         peak < before + 64 * 1024,
         "RSS grew from {before} to {peak} KiB"
     );
+}
+
+#[test]
+fn a_body_dripping_in_byte_by_byte_gets_408() {
+    let a = agent();
+    let port = a.port;
+    let drip = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        // over 1 KiB so the worker (not the connection thread) reads it
+        let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(4000));
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let start = Instant::now();
+        let mut out = Vec::new();
+        for b in body.as_bytes() {
+            if s.write_all(&[*b]).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 256];
+            if let Ok(n) = s.read(&mut buf) {
+                out.extend_from_slice(&buf[..n]);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (start.elapsed(), String::from_utf8_lossy(&out).to_string())
+    });
+    still_fine(&a);
+    let (took, out) = drip.join().unwrap();
+    assert!(out.starts_with("HTTP/1.1 408"), "{out:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    still_fine(&a);
 }
