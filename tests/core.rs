@@ -327,16 +327,24 @@ fn a_second_signal_exits_at_once() {
 
 #[test]
 fn the_readme_documents_every_variable() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let help = String::from_utf8(run_bin(&[], &["--help"]).stdout).unwrap();
     let vars: Vec<&str> = help
         .lines()
         .filter_map(|l| l.strip_prefix("    "))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
+        .filter(|w| {
+            w.len() > 2
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+        })
         .collect();
     assert!(vars.len() > 30, "{vars:?}");
     for v in vars {
-        assert!(readme.contains(&format!("| `{v}` |")), "README's configuration table lacks {v}");
+        assert!(
+            readme.contains(&format!("| `{v}` |")),
+            "README's configuration table lacks {v}"
+        );
     }
 }

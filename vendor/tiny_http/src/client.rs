@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -95,48 +95,67 @@ impl ClientConnection {
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
     fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
+        // workspace-agent patch: scan the buffered bytes for the line end
+        // instead of reading one byte per call through three layers.
+        use std::io::BufRead;
+        let mut buf: Vec<u8> = Vec::new();
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(Ok(b)) => b,
+            let reader = self
+                .next_header_source
+                .get_mut()
+                .ok_or_else(|| IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"))?;
+            let avail = match reader.fill_buf() {
+                Ok(b) => b,
                 // SO_RCVTIMEO surfaces as WouldBlock on Unix; both mean "timed out"
-                Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     return Err(IoError::new(ErrorKind::TimedOut, e))
                 }
-                Some(Err(e)) => return Err(e),
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             };
+            if avail.is_empty() {
+                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
+            }
+            // a line ends at "\r\n"; a bare "\n" is part of the line
+            let mut end = None;
+            let mut from = 0;
+            while let Some(pos) = avail[from..].iter().position(|&b| b == b'\n') {
+                let at = from + pos;
+                let cr_before = if at > 0 {
+                    avail[at - 1] == b'\r'
+                } else {
+                    buf.last() == Some(&b'\r')
+                };
+                if cr_before {
+                    end = Some(at);
+                    break;
+                }
+                from = at + 1;
+            }
+            let take = end.map_or(avail.len(), |e| e + 1);
 
             // The deadline starts with the request's first byte, so idle
             // keep-alive time is governed by the socket timeout alone.
-            self.header_bytes += 1;
+            self.header_bytes += take;
             if self.header_bytes > self.max_header_bytes {
                 return Err(IoError::new(ErrorKind::InvalidData, HEADER_TOO_LARGE));
             }
             match self.header_deadline {
-                None => {
-                    self.header_deadline = self.header_timeout.map(|t| Instant::now() + t);
-                }
-                // checking the clock every 8 bytes keeps its cost off the hot path
-                Some(deadline) if self.header_bytes % 8 == 0 && Instant::now() > deadline => {
+                None => self.header_deadline = self.header_timeout.map(|t| Instant::now() + t),
+                Some(deadline) if Instant::now() > deadline => {
                     return Err(IoError::new(ErrorKind::TimedOut, "request header timeout"));
                 }
                 Some(_) => {}
             }
 
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
+            buf.extend_from_slice(&avail[..take]);
+            reader.consume(take);
+            if end.is_some() {
+                buf.pop(); // '\n'
+                buf.pop(); // '\r'
                 return AsciiString::from_ascii(buf)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
         }
     }
 

@@ -124,6 +124,22 @@ impl<R: Read + Send> Read for SequentialReader<R> {
     }
 }
 
+impl<R: Read + Send> SequentialReader<R> {
+    /// workspace-agent patch: the underlying reader once it is this reader's
+    /// turn (`None` if the previous reader vanished), so the header parser
+    /// can scan buffered lines instead of reading byte by byte.
+    pub fn get_mut(&mut self) -> Option<&mut R> {
+        if let SequentialReaderInner::Waiting(ref mut recv) = self.inner {
+            let reader = recv.recv().ok()?;
+            self.inner = SequentialReaderInner::MyTurn(reader);
+        }
+        match self.inner {
+            SequentialReaderInner::MyTurn(ref mut r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         if let Some(v) = self.trigger.as_mut() {
