@@ -8,6 +8,7 @@
 
 use crate::card::{Cards, CARD_PATH, LEGACY_CARD_PATH};
 use crate::metrics::Metrics;
+use crate::protocol::model::TaskEvent;
 use crate::protocol::{self, codes, RpcError, Version};
 use crate::service::{encode_event, Reply, Service};
 use crate::shutdown::Stop;
@@ -607,7 +608,7 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
 
 /// Runs a decoded A2A call and writes its reply.
 fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
-    let (reply, _label) = state.service.handle(req, header_version);
+    let reply = state.service.handle(req, header_version);
     match reply {
         Reply::Json(v) => respond(
             state,
@@ -716,8 +717,6 @@ fn stream(
     let _ = w.write_all(b"0\r\n\r\n");
     let _ = w.flush();
 }
-
-use crate::protocol::model::TaskEvent;
 
 #[cfg(test)]
 mod tests {

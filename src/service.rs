@@ -147,11 +147,7 @@ impl Service {
 
     /// Handles one request. `header` is the request's `A2A-Version`, already
     /// validated; without it the generation follows the method's name.
-    pub fn handle(
-        self: &Arc<Self>,
-        req: RpcRequest,
-        header: Option<Version>,
-    ) -> (Reply, &'static str) {
+    pub fn handle(self: &Arc<Self>, req: RpcRequest, header: Option<Version>) -> Reply {
         let started = Instant::now();
         let Some((method, named)) = Method::from_name(&req.method) else {
             let version = header.unwrap_or(Version::V03);
@@ -161,10 +157,7 @@ impl Service {
             );
             self.metrics
                 .a2a_request("invalid", started.elapsed(), false, None);
-            return (
-                Reply::Json(protocol::error(&req.id, &e, version)),
-                "invalid",
-            );
+            return Reply::Json(protocol::error(&req.id, &e, version));
         };
         let version = header.unwrap_or(named);
         let result = self.dispatch(method, version, &req);
@@ -181,13 +174,13 @@ impl Service {
                     agent_error.is_none(),
                     agent_error,
                 );
-                (reply, label)
+                reply
             }
             Err(e) => {
                 let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
                 self.metrics
                     .a2a_request(label, started.elapsed(), false, counts);
-                (Reply::Json(protocol::error(&req.id, &e, version)), label)
+                Reply::Json(protocol::error(&req.id, &e, version))
             }
         }
     }
@@ -588,7 +581,7 @@ mod tests {
             method: method.into(),
             params,
         };
-        match s.handle(req, None).0 {
+        match s.handle(req, None) {
             Reply::Json(v) | Reply::Busy(v) => v,
             Reply::Stream { first, .. } => first,
         }
@@ -700,7 +693,7 @@ mod tests {
             method: "message/send".into(),
             params: json!({"message": {"parts":[{"text":"x"}]}}),
         };
-        assert!(matches!(s.handle(req, None).0, Reply::Busy(_)));
+        assert!(matches!(s.handle(req, None), Reply::Busy(_)));
         assert_eq!(s.active_tasks(), 2);
         s.store.cancel_all();
         assert!(s.wait_idle(Instant::now() + Duration::from_secs(5)));
