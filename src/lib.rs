@@ -27,5 +27,6 @@ pub mod reload;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod slots;
 pub mod store;
 pub mod time;

@@ -12,12 +12,13 @@ use crate::protocol::model::TaskEvent;
 use crate::protocol::{self, codes, RpcError, Version};
 use crate::service::{encode_event, Reply, Service};
 use crate::shutdown::Stop;
+use crate::slots::Slots;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
@@ -46,8 +47,7 @@ pub struct State {
     body_timeout: Duration,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
-    long_free: Mutex<usize>,
-    long_freed: Condvar,
+    long_slots: Arc<Slots>,
     /// long requests running on their own threads because no worker was free
     overflow: AtomicUsize,
     http: Arc<tiny_http::Server>,
@@ -122,8 +122,7 @@ impl HttpServer {
             max_body: parts.limits.max_body_bytes,
             body_stall: parts.limits.idle_timeout,
             body_timeout: parts.limits.body_timeout,
-            long_free: Mutex::new(parts.workers.saturating_sub(2).max(1)),
-            long_freed: Condvar::new(),
+            long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
             overflow: AtomicUsize::new(0),
             http: Arc::clone(&http),
         });
@@ -567,10 +566,10 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
     if !long {
         return answer(state, rq, req, header_version);
     }
-    if take_long_slot(state, LONG_SLOT_WAIT) {
-        answer(state, rq, req, header_version);
-        release_long_slot(state);
-        return;
+    // A fast backend frees a slot within microseconds; with a slow one the
+    // request goes to an overflow thread after LONG_SLOT_WAIT.
+    if let Some(_slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
+        return answer(state, rq, req, header_version);
     }
     // Every worker but the reserve is busy with long requests: run this one
     // on its own thread so the workers stay free for the card and health
@@ -632,31 +631,6 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
             stream(rq, &id, version, first, events);
         }
     }
-}
-
-/// Waits up to `wait` for one of the workers' long-request slots. With a
-/// fast backend a slot frees within microseconds; with a slow one the
-/// request goes to an overflow thread after `wait`.
-fn take_long_slot(state: &State, wait: Duration) -> bool {
-    let deadline = Instant::now() + wait;
-    let mut free = state.long_free.lock().unwrap_or_else(|e| e.into_inner());
-    while *free == 0 {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        free = match state.long_freed.wait_timeout(free, deadline - now) {
-            Ok((g, _)) => g,
-            Err(e) => e.into_inner().0,
-        };
-    }
-    *free -= 1;
-    true
-}
-
-fn release_long_slot(state: &State) {
-    *state.long_free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    state.long_freed.notify_one();
 }
 
 /// Writes one chunk of a chunked body and flushes it, so the client sees

@@ -11,11 +11,12 @@ use crate::protocol::model::*;
 use crate::protocol::{
     self, codes, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
+use crate::slots::{Permit, Slots};
 use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to send back.
@@ -41,70 +42,13 @@ pub struct ServiceConfig {
     pub store: StoreLimits,
 }
 
-/// Counts backend runs, bounded; waiters queue for a while then give up.
-struct Slots {
-    max: usize,
-    used: Mutex<usize>,
-    freed: Condvar,
-}
-
-struct Permit<'a>(&'a Slots);
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        let mut used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
-        *used -= 1;
-        self.0.freed.notify_all();
-    }
-}
-
-impl Slots {
-    fn acquire(&self, wait: Duration) -> Option<Permit<'_>> {
-        let deadline = Instant::now() + wait;
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used >= self.max {
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            used = match self.freed.wait_timeout(used, deadline - now) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        *used += 1;
-        Some(Permit(self))
-    }
-
-    fn in_use(&self) -> usize {
-        *self.used.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits until no run is in flight, up to `deadline`.
-    fn wait_idle(&self, deadline: Instant) -> bool {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            used = match self.freed.wait_timeout(used, deadline - now) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        true
-    }
-}
-
 pub struct Service {
     pub store: TaskStore,
     backend: Box<dyn Backend>,
     cfg: ServiceConfig,
-    slots: Slots,
+    /// backend runs in flight, bounded by MAX_CONCURRENT_TASKS
+    slots: Arc<Slots>,
     metrics: Arc<Metrics>,
-    /// background runs (non-blocking sends, streams) not yet finished
-    background: AtomicUsize,
 }
 
 fn err(e: RpcError) -> Result<Reply, RpcError> {
@@ -116,14 +60,9 @@ impl Service {
         Service {
             store: TaskStore::new(cfg.store),
             backend,
-            slots: Slots {
-                max: cfg.max_concurrent_tasks,
-                used: Mutex::new(0),
-                freed: Condvar::new(),
-            },
+            slots: Slots::new(cfg.max_concurrent_tasks),
             cfg,
             metrics,
-            background: AtomicUsize::new(0),
         }
     }
 
@@ -304,7 +243,7 @@ impl Service {
             self.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
             let e = RpcError::internal(format!(
                 "agent busy: {} tasks already running (MAX_CONCURRENT_TASKS); retry shortly",
-                self.slots.max
+                self.slots.max()
             ));
             return Ok(Reply::Busy(protocol::error(id, &e, version)));
         };
@@ -316,8 +255,7 @@ impl Service {
                 .store
                 .subscribe(&task_id)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
-            self.spawn_run(task_id, text, cancel)?;
-            drop(permit); // the run thread holds its own
+            self.spawn_run(permit, task_id, text, cancel)?;
             return Ok(Reply::Stream {
                 id: id.clone(),
                 version,
@@ -330,8 +268,7 @@ impl Service {
                 .store
                 .get(&task_id, p.history_length)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
-            self.spawn_run(task_id, text, cancel)?;
-            drop(permit);
+            self.spawn_run(permit, task_id, text, cancel)?;
             return Ok(Reply::Json(protocol::success(
                 id,
                 encode_result(&SendResult::Task(task), version),
@@ -410,38 +347,26 @@ impl Service {
         }
     }
 
-    /// Runs the backend on a named thread, holding its own slot.
+    /// Runs the backend on a named thread, which takes over the permit:
+    /// the slot is freed when the run ends, or at once if the thread cannot
+    /// start (the closure holding the permit is dropped).
     fn spawn_run(
         self: &Arc<Self>,
+        permit: Permit,
         task_id: String,
         text: String,
         cancel: CancelToken,
     ) -> Result<(), RpcError> {
         let me = Arc::clone(self);
-        // Take the slot for the thread before the caller's is released, so
-        // the count never dips and a flood cannot slip past the limit.
-        let permit_count = {
-            let mut used = self.slots.used.lock().unwrap_or_else(|e| e.into_inner());
-            *used += 1;
-            *used
-        };
-        log::trace!("runs in flight: {permit_count}");
-        self.background.fetch_add(1, Ordering::SeqCst);
         let name = format!("task-{}", &task_id[..8.min(task_id.len())]);
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            let _permit = Permit(&me.slots);
-            me.run(&task_id, &text, &cancel);
-            me.background.fetch_sub(1, Ordering::SeqCst);
-        });
-        if let Err(e) = spawned {
-            // the closure (and the permit inside it) never ran
-            let _ = Permit(&self.slots);
-            self.background.fetch_sub(1, Ordering::SeqCst);
-            return Err(RpcError::internal(format!(
-                "could not start a task thread: {e}"
-            )));
-        }
-        Ok(())
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let _permit = permit;
+                me.run(&task_id, &text, &cancel);
+            })
+            .map(|_| ())
+            .map_err(|e| RpcError::internal(format!("could not start a task thread: {e}")))
     }
 
     /// Runs the backend for one message and settles the task.
@@ -510,11 +435,6 @@ impl Service {
                 let _ = self.store.set_status(task_id, TaskState::Failed, Some(msg));
             }
         }
-    }
-
-    /// Background runs still going (non-blocking sends and streams).
-    pub fn background_runs(&self) -> usize {
-        self.background.load(Ordering::SeqCst)
     }
 }
 
