@@ -169,11 +169,9 @@ pub fn validate(card: &Value) -> (Vec<String>, Vec<String>) {
             v03.push(format!("missing \"{k}\""));
         }
     }
-    for k in ["capabilities"] {
-        if !card.get(k).is_some_and(Value::is_object) {
-            v03.push(format!("missing \"{k}\" object"));
-            v10.push(format!("missing \"{k}\" object"));
-        }
+    if !card.get("capabilities").is_some_and(Value::is_object) {
+        v03.push("missing \"capabilities\" object".into());
+        v10.push("missing \"capabilities\" object".into());
     }
     for k in ["defaultInputModes", "defaultOutputModes", "skills"] {
         if !card.get(k).is_some_and(Value::is_array) {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub const ROUTES: [&str; 5] = ["card", "a2a", "metrics", "not_found", "other"];
+pub const ROUTES: [&str; 4] = ["card", "a2a", "metrics", "not_found"];
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 pub const METHODS: [&str; 9] = [
     "send",
@@ -105,7 +105,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 pub struct Metrics {
-    http: [[AtomicU64; 5]; 5],
+    http: [[AtomicU64; 5]; 4],
     a2a: [[AtomicU64; 2]; 9],
     latency: [[AtomicU64; 13]; 9],
     latency_sum_us: [AtomicU64; 9],

@@ -379,7 +379,7 @@ impl TaskStore {
         }
     }
 
-    /// Would one more byte-sized task fit? Lets a send refuse early.
+    /// Counts for `/metrics`.
     pub fn stats(&self) -> StoreStats {
         let g = self.lock();
         StoreStats {

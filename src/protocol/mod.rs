@@ -31,13 +31,6 @@ impl Version {
             )),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::V03 => "0.3",
-            Version::V10 => "1.0",
-        }
-    }
 }
 
 pub mod codes {

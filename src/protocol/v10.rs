@@ -8,8 +8,8 @@ use super::v03::{
     encode_message_with,
 };
 use super::{
-    as_object, field, opt_bool, opt_count, opt_metadata, opt_str, params_object, DecodeLimits,
-    ListParams, RpcError, SendParams,
+    as_object, opt_bool, opt_count, opt_metadata, opt_str, params_object, DecodeLimits, ListParams,
+    RpcError, SendParams,
 };
 use serde_json::{json, Map, Value};
 
@@ -163,11 +163,6 @@ pub fn decode_list(params: &Value) -> Result<ListParams, RpcError> {
         status_timestamp_after: after,
         include_artifacts: opt_bool(p, "includeArtifacts", path)?.unwrap_or(false),
     })
-}
-
-/// `field` is re-exported for the service's push-config parsing.
-pub fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    field(obj, name)
 }
 
 // ---- encoding --------------------------------------------------------------
