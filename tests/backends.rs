@@ -76,13 +76,12 @@ fn openai_streams_tokens_and_keeps_the_conversation() {
     );
 
     // streaming: several artifact chunks reach the client
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"message/stream","params": send_ctx("a b c d", "ctx-2")}).to_string();
-    let (_, _, raw) = http(
+    let (_, _, raw) = post_rpc(
         a.port,
-        "POST",
         "/",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
+        "message/stream",
+        send_ctx("a b c d", "ctx-2"),
+        &[],
     )
     .unwrap();
     let events = sse_events(&raw);
@@ -253,13 +252,12 @@ fn concurrency_is_limited_with_a_clear_busy_error() {
         );
         assert_eq!(r["result"]["kind"], "task");
     }
-    let body = json!({"jsonrpc":"2.0","id":3,"method":"message/send","params": send_params("one too many")}).to_string();
-    let (status, headers, raw) = http(
+    let (status, headers, raw) = post_rpc(
         a.port,
-        "POST",
         "/",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
+        "message/send",
+        send_params("one too many"),
+        &[],
     )
     .unwrap();
     assert_eq!(status, 503);

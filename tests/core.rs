@@ -300,17 +300,8 @@ fn idle_connections_do_not_starve_a_fresh_client() {
 fn a_second_signal_exits_at_once() {
     let mut a = Agent::start(&[("ECHO_DELAY_MS", "30000"), ("SHUTDOWN_GRACE_SECS", "60")]);
     let port = a.port;
-    let _slow = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/",
-            &[("Content-Type", "application/json")],
-            json!({"jsonrpc":"2.0","id":1,"method":"message/send","params":send_params("x")})
-                .to_string()
-                .as_bytes(),
-        )
-    });
+    let _slow =
+        std::thread::spawn(move || post_rpc(port, "/", "message/send", send_params("x"), &[]));
     std::thread::sleep(Duration::from_millis(300));
     a.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));

@@ -39,6 +39,28 @@ fn raw(port: u16, bytes: &[u8], wait: Duration) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
+/// Sends `head` at once, then `tail` one byte per `gap`, stopping at the
+/// first answer (or a refused write). Returns the time taken and the answer.
+fn trickle(port: u16, head: &[u8], tail: &[u8], gap: Duration) -> (Duration, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    s.write_all(head).unwrap();
+    let start = Instant::now();
+    let mut out = Vec::new();
+    for b in tail {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(n) = s.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+            break;
+        }
+        std::thread::sleep(gap);
+    }
+    (start.elapsed(), String::from_utf8_lossy(&out).to_string())
+}
+
 fn agent() -> Agent {
     Agent::start(&[
         ("HEADER_TIMEOUT_SECS", "2"),
@@ -173,23 +195,8 @@ fn slowloris_and_stalled_bodies_time_out_while_others_are_served() {
     let port = a.port;
     // one byte every 300 ms: under the idle timeout, over the header deadline
     let slow = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let req = b"GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-        let start = Instant::now();
-        let mut out = Vec::new();
-        for b in req {
-            if s.write_all(&[*b]).is_err() {
-                break;
-            }
-            let mut buf = [0u8; 256];
-            if let Ok(n) = s.read(&mut buf) {
-                out.extend_from_slice(&buf[..n]);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        (start.elapsed(), String::from_utf8_lossy(&out).to_string())
+        trickle(port, b"", req, Duration::from_millis(300))
     });
     // a chunked body that never ends
     let stalled = std::thread::spawn(move || {
@@ -268,29 +275,18 @@ fn a_body_dripping_in_byte_by_byte_gets_408() {
     let a = agent();
     let port = a.port;
     let drip = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         // over 1 KiB so the worker (not the connection thread) reads it
         let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(4000));
         let head = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        s.write_all(head.as_bytes()).unwrap();
-        let start = Instant::now();
-        let mut out = Vec::new();
-        for b in body.as_bytes() {
-            if s.write_all(&[*b]).is_err() {
-                break;
-            }
-            let mut buf = [0u8; 256];
-            if let Ok(n) = s.read(&mut buf) {
-                out.extend_from_slice(&buf[..n]);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        (start.elapsed(), String::from_utf8_lossy(&out).to_string())
+        trickle(
+            port,
+            head.as_bytes(),
+            body.as_bytes(),
+            Duration::from_millis(200),
+        )
     });
     still_fine(&a);
     let (took, out) = drip.join().unwrap();

@@ -167,12 +167,24 @@ impl Drop for Agent {
     }
 }
 
-pub fn rpc(port: u16, path: &str, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
+/// POSTs one JSON-RPC request (`id` 1, JSON content type) and returns the
+/// raw reply: for status codes and event streams. `rpc` parses it.
+pub fn post_rpc(
+    port: u16,
+    path: &str,
+    method: &str,
+    params: Value,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpReply> {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         .to_string();
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
-    let (status, _, body) = http(port, "POST", path, &h, body.as_bytes()).expect("agent answers");
+    http(port, "POST", path, &h, body.as_bytes())
+}
+
+pub fn rpc(port: u16, path: &str, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
+    let (status, _, body) = post_rpc(port, path, method, params, headers).expect("agent answers");
     assert!(
         status == 200 || status == 503,
         "status {status}: {}",
