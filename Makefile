@@ -17,22 +17,28 @@ CONFIGS_DIR ?= $(CURDIR)/.configs
 REGISTER ?= false
 RUST_LOG ?= info
 
-.PHONY: run build release static image mock-image test test-rust test-py test-container lint fmt bench fuzz soak clean
+.PHONY: deps run build release static image mock-image test test-rust test-py test-container lint fmt bench fuzz soak clean
+
+# Our patch on tiny_http, applied to the crate cargo downloads into the
+# git-ignored .patched/ (Cargo.toml's [patch.crates-io] points there). Cheap
+# when already done. After editing .patched/: scripts/patch-deps.sh save.
+deps:
+	@bash scripts/patch-deps.sh
 
 run: release
 	@mkdir -p "$(CONFIGS_DIR)"
 	WORKSPACE_ID="$(WORKSPACE_ID)" PORT="$(PORT)" CONFIGS_DIR="$(CONFIGS_DIR)" \
 	REGISTER="$(REGISTER)" RUST_LOG="$(RUST_LOG)" ./target/release/$(BIN)
 
-build:
+build: deps
 	$(CARGO) build --locked
 
-release:
+release: deps
 	$(CARGO) build --locked --release
 
 # A fully static binary: musl where its target is installed, otherwise glibc
 # with crt-static. Fails unless the result really is static.
-static:
+static: deps
 	@if rustup target list --installed 2>/dev/null | grep -qx $(TARGET_MUSL); then \
 		echo "static: building for $(TARGET_MUSL)"; \
 		$(CARGO) build --locked --release --target $(TARGET_MUSL); \
@@ -61,7 +67,7 @@ image: static
 
 # The mock platform the container tests run next to the agent.
 MOCK_IMAGE ?= workspace-agent-mock-platform:test
-mock-image:
+mock-image: deps
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --example mock_platform --target $(TARGET_GNU)
 	rm -rf target/mock-root && mkdir -p target/mock-root
 	cp target/$(TARGET_GNU)/release/examples/mock_platform target/mock-root/
@@ -73,7 +79,7 @@ mock-image:
 # available; under CI=true a missing Docker fails).
 test: test-rust test-py test-container
 
-test-rust:
+test-rust: deps
 	$(CARGO) test --locked --all-targets
 
 test-py: build
@@ -82,17 +88,17 @@ test-py: build
 test-container:
 	bash tests/container/run.sh
 
-lint:
+lint: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-fmt:
+fmt: deps
 	$(CARGO) fmt
 
 bench: release static
 	bash bench/run.sh
 
-fuzz:
+fuzz: deps
 	bash fuzz/run.sh $${FUZZ_SECS:-60}
 
 soak: release
