@@ -81,6 +81,7 @@ test: test-rust test-py test-container
 
 test-rust: deps
 	$(CARGO) test --locked --all-targets
+	$(CARGO) test --manifest-path .patched/tiny_http/Cargo.toml --lib --target-dir target/tiny_http
 
 test-py: build
 	bash tests/py/run.sh

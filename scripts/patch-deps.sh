@@ -45,7 +45,7 @@ apply() {
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   unpack_pristine "$tmp"
-  (cd "$tmp/$NAME-$VERSION" && patch -p1 --quiet --batch --forward <"$PATCH") ||
+  (cd "$tmp/$NAME-$VERSION" && patch -p1 -E --quiet --batch --forward <"$PATCH") ||
     fail "patches/$NAME.patch does not apply to $NAME $VERSION"
   rm -rf "$OUT" && mkdir -p "$(dirname "$OUT")"
   mv "$tmp/$NAME-$VERSION" "$OUT"

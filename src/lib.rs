@@ -21,6 +21,7 @@ pub mod ids;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod panics;
 pub mod platform;
 pub mod protocol;
 pub mod reload;

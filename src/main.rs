@@ -17,7 +17,7 @@ use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
 use workspace_agent::store::StoreLimits;
-use workspace_agent::{backend, cli, logging, memory, reload};
+use workspace_agent::{backend, cli, logging, memory, panics, reload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
 fn run() -> i32 {
     memory::tune_allocator();
     logging::init();
+    panics::install_hook();
     let cfg = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

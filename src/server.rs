@@ -134,8 +134,8 @@ impl HttpServer {
             let h = std::thread::Builder::new()
                 .name(format!("http-worker-{i}"))
                 .spawn(move || {
+                    let _alive = CountGuard(&alive);
                     worker_loop(&state);
-                    alive.fetch_sub(1, Ordering::SeqCst);
                 })
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             workers.push(h);
@@ -178,14 +178,44 @@ impl HttpServer {
     }
 }
 
+/// Decrements a count when dropped, also while unwinding.
+struct CountGuard<'a>(&'a AtomicUsize);
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a worker was doing, for the log line of a panic: the method and
+/// the route's label, never the client's path or headers.
+struct Answering(Method, Route);
+
+impl std::fmt::Display for Answering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "answering {} {}", self.0, self.1.label())
+    }
+}
+
+/// One request, isolated: if answering it panics, the request is dropped
+/// unanswered, which makes tiny_http send it a 500 and close; the worker
+/// goes on with the next.
+fn handle_isolated(state: &Arc<State>, rq: Request) {
+    let doing = Answering(rq.method().clone(), route(path_of(&rq)));
+    let route = doing.1;
+    if crate::panics::isolate(&doing, || handle(state, rq)).is_none() {
+        state.metrics.http_request(route.index(), 500);
+    }
+}
+
 fn worker_loop(state: &Arc<State>) {
     loop {
         match state.http.recv() {
-            Ok(rq) => handle(state, rq),
+            Ok(rq) => handle_isolated(state, rq),
             Err(_) if state.stop.is_set() => {
                 // drain what was queued before the stop, then exit
                 while let Ok(Some(rq)) = state.http.try_recv() {
-                    handle(state, rq);
+                    handle_isolated(state, rq);
                 }
                 return;
             }
@@ -252,6 +282,15 @@ enum Route {
 }
 
 impl Route {
+    fn label(self) -> &'static str {
+        match self {
+            Route::Card => "card",
+            Route::A2a => "a2a",
+            Route::Metrics => "metrics",
+            Route::NotFound => "unknown route",
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Route::Card => 0,
@@ -279,8 +318,12 @@ fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
     }
 }
 
+fn path_of(rq: &Request) -> &str {
+    rq.url().split(['?', '#']).next().unwrap_or("")
+}
+
 fn handle(state: &Arc<State>, rq: Request) {
-    let path = rq.url().split(['?', '#']).next().unwrap_or("").to_string();
+    let path = path_of(&rq).to_string();
     let r = route(&path);
     log::debug!("{} {}", rq.method(), path);
     let method = rq.method().clone();
@@ -593,8 +636,9 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
     let spawned = std::thread::Builder::new()
         .name("a2a-overflow".into())
         .spawn(move || {
-            answer(&st, rq, req, header_version);
-            st.overflow.fetch_sub(1, Ordering::SeqCst);
+            let _count = CountGuard(&st.overflow);
+            let doing = Answering(Method::Post, Route::A2a);
+            crate::panics::isolate(&doing, || answer(&st, rq, req, header_version));
         });
     if let Err(e) = spawned {
         // the closure, and the request in it, are gone: the client sees the
@@ -657,7 +701,7 @@ fn stream(
     events: Option<std::sync::mpsc::Receiver<TaskEvent>>,
 ) {
     let mut w = rq.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     if w.write_all(head.as_bytes()).is_err() {
         return;
     }

@@ -388,15 +388,22 @@ impl Service {
             context_id: &context_id,
             text,
         };
-        let result = self
-            .backend
-            .run(&req, cancel, deadline, &mut |chunk: &str| {
-                if !chunk.is_empty() {
-                    let _ = self
-                        .store
-                        .append_text(task_id, &artifact_id, "response", chunk, false);
-                }
-            });
+        let run = || {
+            self.backend
+                .run(&req, cancel, deadline, &mut |chunk: &str| {
+                    if !chunk.is_empty() {
+                        let _ =
+                            self.store
+                                .append_text(task_id, &artifact_id, "response", chunk, false);
+                    }
+                })
+        };
+        // a backend that panics fails its task; the thread and slot live on
+        let result = crate::panics::isolate(&"running the backend", run).unwrap_or_else(|| {
+            Err(BackendError::Failed(
+                "Sorry, the agent's backend crashed on this message.".into(),
+            ))
+        });
         match result {
             Ok(()) => {
                 // an empty last chunk tells streaming clients the artifact is whole

@@ -9,36 +9,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap()
-}
-
-fn still_fine(a: &Agent) {
-    let (s, _, _) = http(a.port, "GET", "/.well-known/agent-card.json", &[], b"").unwrap();
-    assert_eq!(s, 200);
-    let r = a.rpc("message/send", send_params("still fine"), &[]);
-    assert_eq!(
-        r["result"]["artifacts"][0]["parts"][0]["text"], "still fine",
-        "{r}"
-    );
-}
-
-/// Sends raw bytes, returns whatever comes back before the server closes or
-/// `wait` passes.
-fn raw(port: u16, bytes: &[u8], wait: Duration) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(wait)).unwrap();
-    let _ = s.write_all(bytes);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
-}
-
 /// Sends `head` at once, then `tail` one byte per `gap`, stopping at the
 /// first answer (or a refused write). Returns the time taken and the answer.
 fn trickle(port: u16, head: &[u8], tail: &[u8], gap: Duration) -> (Duration, String) {
