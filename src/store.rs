@@ -222,10 +222,11 @@ impl TaskStore {
 
     /// Appends a message to a task's history (a follow-up from the client).
     pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
+        let added = m.approx_bytes();
         let mut g = self.lock();
         let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
         e.task.history.push(m);
-        Self::touch(&mut g, id);
+        Self::touch(&mut g, id, added, 0);
         Ok(())
     }
 
@@ -255,14 +256,18 @@ impl TaskStore {
             return Ok(());
         }
         let message = text.map(|t| Message::agent_text(t, &e.task.id, &e.task.context_id));
+        let mut added = 0;
         if let Some(m) = &message {
+            added += m.approx_bytes();
             e.task.history.push(m.clone());
         }
-        e.task.status = TaskStatus {
+        let status = TaskStatus {
             state,
             message,
             timestamp: now_rfc3339(),
         };
+        added += status.approx_bytes();
+        let removed = std::mem::replace(&mut e.task.status, status).approx_bytes();
         if !e.subscribers.is_empty() {
             let event = TaskEvent::Status {
                 task_id: e.task.id.clone(),
@@ -283,7 +288,7 @@ impl TaskStore {
             }
             g.terminal.insert((s, id.to_string()));
         }
-        Self::touch(g, id);
+        Self::touch(g, id, added, removed);
         Ok(())
     }
 
@@ -307,31 +312,38 @@ impl TaskStore {
         if e.task.status.state.is_terminal() {
             return Ok(());
         }
-        let append = match e
+        let (append, added) = match e
             .task
             .artifacts
             .iter_mut()
             .find(|a| a.artifact_id == artifact_id)
         {
-            Some(a) => {
-                match a.parts.last_mut() {
-                    Some(Part {
-                        content: PartContent::Text(t),
-                        ..
-                    }) => t.push_str(chunk),
-                    _ => a.parts.push(Part::text(chunk)),
+            Some(a) => match a.parts.last_mut() {
+                Some(Part {
+                    content: PartContent::Text(t),
+                    ..
+                }) => {
+                    t.push_str(chunk);
+                    (true, chunk.len())
                 }
-                true
-            }
+                _ => {
+                    let part = Part::text(chunk);
+                    let added = part.approx_bytes();
+                    a.parts.push(part);
+                    (true, added)
+                }
+            },
             None => {
-                e.task.artifacts.push(Artifact {
+                let artifact = Artifact {
                     artifact_id: artifact_id.to_string(),
                     name: Some(name.to_string()),
                     description: None,
                     parts: vec![Part::text(chunk)],
                     metadata: None,
-                });
-                false
+                };
+                let added = artifact.approx_bytes();
+                e.task.artifacts.push(artifact);
+                (false, added)
             }
         };
         if !e.subscribers.is_empty() {
@@ -350,7 +362,7 @@ impl TaskStore {
             };
             Self::notify(e, &event);
         }
-        Self::touch(&mut g, id);
+        Self::touch(&mut g, id, added, 0);
         Ok(())
     }
 
@@ -368,14 +380,16 @@ impl TaskStore {
         });
     }
 
-    /// Refreshes size accounting and timestamps after a change.
-    fn touch(g: &mut Inner, id: &str) {
+    /// Refreshes size accounting and timestamps after a change that
+    /// `added` and `removed` bytes (by `approx_bytes`). Counting only the
+    /// changed piece keeps a stream of small chunks from re-walking a task
+    /// whose metadata holds a megabyte of tiny values at every chunk.
+    fn touch(g: &mut Inner, id: &str, added: usize, removed: usize) {
         if let Some(e) = g.tasks.get_mut(id) {
-            let new = e.task.approx_bytes();
-            let old = std::mem::replace(&mut e.bytes, new);
+            e.bytes = e.bytes + added - removed;
             e.updated = Instant::now();
             e.updated_wall = wall_nanos();
-            g.bytes = g.bytes + new - old;
+            g.bytes = g.bytes + added - removed;
         }
     }
 
@@ -601,6 +615,109 @@ mod tests {
             assert!(store.stats().bytes <= 4096);
         }
         assert!(store.stats().evicted > 90);
+    }
+
+    fn msg_with(f: impl FnOnce(&mut Message)) -> Message {
+        let mut m = msg("small text");
+        f(&mut m);
+        m
+    }
+
+    const MB: usize = 1_000_000;
+
+    /// Fields the byte bound once missed: each alone holds a megabyte.
+    fn one_big_field() -> Vec<(&'static str, Message)> {
+        let big = || "x".repeat(MB);
+        vec![
+            ("extensions", msg_with(|m| m.extensions = vec![big()])),
+            (
+                "referenceTaskIds",
+                msg_with(|m| m.reference_task_ids = vec![big()]),
+            ),
+            ("contextId", msg_with(|m| m.context_id = Some(big()))),
+            (
+                "metadata",
+                // a megabyte in memory from 64 KB of JSON
+                msg_with(|m| {
+                    let n = MB / std::mem::size_of::<serde_json::Value>();
+                    let tiny: Vec<serde_json::Value> = (0..n).map(|i| (i % 10).into()).collect();
+                    let mut md = serde_json::Map::new();
+                    md.insert("tiny values".into(), tiny.into());
+                    m.metadata = Some(md);
+                }),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_megabyte_anywhere_in_a_message_is_evicted_under_the_byte_bound() {
+        for (field, m) in one_big_field() {
+            let limit = 4 * MB;
+            let store = TaskStore::new(StoreLimits {
+                max_bytes: limit,
+                ..Default::default()
+            });
+            for i in 0..10 {
+                let t = new_task(&m);
+                let id = t.id.clone();
+                store
+                    .insert(t, CancelToken::new(), String::new())
+                    .unwrap_or_else(|e| panic!("{field} {i}: {e:?}"));
+                store.set_status(&id, TaskState::Completed, None).unwrap();
+                assert!(store.stats().bytes <= limit, "{field}: {:?}", store.stats());
+            }
+            let st = store.stats();
+            assert!(
+                st.bytes >= MB,
+                "{field}: a stored task counts its megabyte: {st:?}"
+            );
+            assert!(st.evicted >= 6, "{field}: {st:?}");
+        }
+    }
+
+    #[test]
+    fn a_megabyte_anywhere_in_a_message_is_refused_by_a_smaller_bound() {
+        for (field, m) in one_big_field() {
+            let store = TaskStore::new(StoreLimits {
+                max_bytes: MB / 2,
+                ..Default::default()
+            });
+            let r = store.insert(new_task(&m), CancelToken::new(), String::new());
+            assert_eq!(r, Err(StoreError::Full), "{field}");
+            assert_eq!(store.stats().bytes, 0);
+        }
+    }
+
+    #[test]
+    fn counted_bytes_follow_every_update() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        let b = add(&store, "b").unwrap();
+        let counted = |s: &TaskStore| {
+            [&a, &b]
+                .iter()
+                .map(|id| s.get(id, None).map_or(0, |t| t.approx_bytes()))
+                .sum::<usize>()
+        };
+        store.set_status(&a, TaskState::Working, None).unwrap();
+        store
+            .append_text(&a, "r", "response", "hel", false)
+            .unwrap();
+        store.append_text(&a, "r", "response", "lo", false).unwrap();
+        store.append_text(&a, "e", "error", "oops", true).unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
+        store
+            .set_status(&a, TaskState::InputRequired, Some("more?".into()))
+            .unwrap();
+        store
+            .push_history(&a, msg_with(|m| m.extensions = vec!["e".repeat(500)]))
+            .unwrap();
+        store
+            .set_status(&a, TaskState::Failed, Some("no".into()))
+            .unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
+        store.set_status(&b, TaskState::Completed, None).unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
     }
 
     #[test]
