@@ -204,20 +204,42 @@ impl TaskStore {
             .map(|e| e.task.with_history_limit(history_length))
     }
 
+    /// Runs `f` on the task as a reply shows it (at most `history_length`
+    /// recent messages), under the lock and without copying the task: a
+    /// reply encoded straight from here spares a full copy of a task that
+    /// may hold megabytes. Keep `f` short; every request waits on this lock.
+    pub fn read<R>(
+        &self,
+        id: &str,
+        history_length: Option<usize>,
+        f: impl FnOnce(&Task) -> R,
+    ) -> Option<R> {
+        let mut g = self.lock();
+        let task = &mut g.tasks.get_mut(id)?.task;
+        let cut = history_length.map_or(0, |n| task.history.len().saturating_sub(n));
+        let view = HistoryCut::new(task, cut);
+        Some(f(&*view.task))
+    }
+
     pub fn cancel_token(&self, id: &str) -> Option<CancelToken> {
         self.lock().tasks.get(id).map(|e| e.cancel.clone())
     }
 
-    /// Snapshot of the task and a channel of every later event, taken under
-    /// one lock so no event falls between them.
-    pub fn subscribe(&self, id: &str) -> Option<(Task, Receiver<TaskEvent>)> {
+    /// `f` of the task (its first event, encoded without a copy) and a
+    /// channel of every later event, under one lock so no event falls
+    /// between them. A terminal task gets a channel that stays empty.
+    pub fn subscribe<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Task) -> R,
+    ) -> Option<(R, Receiver<TaskEvent>)> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id)?;
         let (tx, rx) = sync_channel(SUBSCRIBER_BUFFER);
         if !e.task.status.state.is_terminal() {
             e.subscribers.push(tx);
         }
-        Some((e.task.clone(), rx))
+        Some((f(&e.task), rx))
     }
 
     /// Appends a message to a task's history (a follow-up from the client).
@@ -489,19 +511,38 @@ impl TaskStore {
         };
         let tasks = page
             .iter()
-            .map(|(_, _, e)| {
-                let mut t = e.task.with_history_limit(p.history_length);
-                if !p.include_artifacts {
-                    t.artifacts.clear();
-                }
-                t
-            })
+            .map(|(_, _, e)| e.task.copy_with(p.history_length, p.include_artifacts))
             .collect();
         Ok(Page {
             tasks,
             next_page_token,
             total_size,
         })
+    }
+}
+
+/// Hides a task's oldest `cut` history messages while it lives, moving them
+/// aside rather than copying them, and puts them back when dropped (also
+/// when the reader panics), so the stored task is never left short.
+struct HistoryCut<'a> {
+    task: &'a mut Task,
+    older: Vec<Message>,
+}
+
+impl<'a> HistoryCut<'a> {
+    fn new(task: &'a mut Task, cut: usize) -> HistoryCut<'a> {
+        let older = task.history.drain(..cut).collect();
+        HistoryCut { task, older }
+    }
+}
+
+impl Drop for HistoryCut<'_> {
+    fn drop(&mut self) {
+        if self.older.is_empty() {
+            return;
+        }
+        let newer = std::mem::replace(&mut self.task.history, std::mem::take(&mut self.older));
+        self.task.history.extend(newer);
     }
 }
 
@@ -528,16 +569,16 @@ fn decode_token(t: &str) -> Option<(u128, String)> {
     String::from_utf8(bytes?).ok().map(|id| (ts, id))
 }
 
-/// A fresh task for `message`, in `submitted`.
-pub fn new_task(message: &Message) -> Task {
+/// A fresh task for `message`, in `submitted`. Takes the message so its
+/// parts move into the task rather than being copied.
+pub fn new_task(mut message: Message) -> Task {
     let id = crate::ids::new_id();
     let context_id = message
         .context_id
         .clone()
         .unwrap_or_else(crate::ids::new_id);
-    let mut m = message.clone();
-    m.task_id = Some(id.clone());
-    m.context_id = Some(context_id.clone());
+    message.task_id = Some(id.clone());
+    message.context_id = Some(context_id.clone());
     Task {
         id,
         context_id,
@@ -546,7 +587,7 @@ pub fn new_task(message: &Message) -> Task {
             message: None,
             timestamp: now_rfc3339(),
         },
-        history: vec![m],
+        history: vec![message],
         artifacts: Vec::new(),
         metadata: None,
     }
@@ -571,7 +612,7 @@ mod tests {
     }
 
     fn add(store: &TaskStore, text: &str) -> Result<String, StoreError> {
-        let t = new_task(&msg(text));
+        let t = new_task(msg(text));
         let id = t.id.clone();
         store.insert(t, CancelToken::new(), text.into())?;
         Ok(id)
@@ -658,7 +699,7 @@ mod tests {
                 ..Default::default()
             });
             for i in 0..10 {
-                let t = new_task(&m);
+                let t = new_task(m.clone());
                 let id = t.id.clone();
                 store
                     .insert(t, CancelToken::new(), String::new())
@@ -682,7 +723,7 @@ mod tests {
                 max_bytes: MB / 2,
                 ..Default::default()
             });
-            let r = store.insert(new_task(&m), CancelToken::new(), String::new());
+            let r = store.insert(new_task(m), CancelToken::new(), String::new());
             assert_eq!(r, Err(StoreError::Full), "{field}");
             assert_eq!(store.stats().bytes, 0);
         }
@@ -728,7 +769,7 @@ mod tests {
             ..Default::default()
         });
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a).unwrap();
+        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         add(&store, "b").expect("the expired task makes room");
         match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
@@ -761,7 +802,7 @@ mod tests {
     fn artifacts_append_chunks_and_notify() {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a).unwrap();
+        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
         store
             .append_text(&a, "r", "response", "hel", false)
             .unwrap();

@@ -217,14 +217,25 @@ impl Task {
     /// A copy with at most the `n` most recent history messages
     /// (`historyLength`); `None` keeps everything.
     pub fn with_history_limit(&self, n: Option<usize>) -> Task {
-        let mut t = self.clone();
-        if let Some(n) = n {
-            let len = t.history.len();
-            if len > n {
-                t.history.drain(..len - n);
-            }
+        self.copy_with(n, true)
+    }
+
+    /// A copy of only what a reply shows: the history cut to `n` messages,
+    /// the artifacts if asked for. What is left out is never copied.
+    pub fn copy_with(&self, n: Option<usize>, artifacts: bool) -> Task {
+        let skip = n.map_or(0, |n| self.history.len().saturating_sub(n));
+        Task {
+            id: self.id.clone(),
+            context_id: self.context_id.clone(),
+            status: self.status.clone(),
+            history: self.history[skip..].to_vec(),
+            artifacts: if artifacts {
+                self.artifacts.clone()
+            } else {
+                Vec::new()
+            },
+            metadata: self.metadata.clone(),
         }
-        t
     }
 }
 
@@ -246,11 +257,12 @@ pub enum TaskEvent {
     },
 }
 
-/// What a send answers with.
-#[derive(Debug, Clone)]
-pub enum SendResult {
-    Task(Task),
-    Message(Message),
+/// What a send answers with, borrowed: replies are encoded straight from the
+/// store, without a copy of a task that may hold megabytes.
+#[derive(Debug, Clone, Copy)]
+pub enum SendResult<'a> {
+    Task(&'a Task),
+    Message(&'a Message),
 }
 
 // Fixed costs of the structs themselves (and their allocator headers): small
