@@ -295,6 +295,7 @@ impl Service {
         // Blocking: run right here on the worker thread; no thread spawned.
         self.run(&task_id, &text, &cancel);
         drop(permit);
+        // the reply is the peak: keep the backend's copy out of it
         drop(text);
         let result = self
             .store

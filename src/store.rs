@@ -762,6 +762,27 @@ mod tests {
     }
 
     #[test]
+    fn read_shows_recent_history_and_keeps_all_of_it() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "first").unwrap();
+        store.push_history(&a, msg("second")).unwrap();
+        store.push_history(&a, msg("third")).unwrap();
+        let texts = |t: &Task| t.history.iter().map(Message::text).collect::<Vec<_>>();
+        assert_eq!(store.read(&a, Some(1), texts).unwrap(), ["third"]);
+        assert_eq!(store.read(&a, Some(9), texts).unwrap().len(), 3);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.read(&a, Some(0), |_| panic!("a reader that fails"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(
+            store.read(&a, None, texts).unwrap(),
+            ["first", "second", "third"],
+            "the cut history is back, in order, even after a panic"
+        );
+        assert!(store.read("nope", None, texts).is_none());
+    }
+
+    #[test]
     fn idle_live_tasks_expire_and_subscribers_hear_it() {
         let store = TaskStore::new(StoreLimits {
             max_tasks: 1,
