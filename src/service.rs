@@ -86,7 +86,7 @@ impl Service {
 
     /// Handles one request. `header` is the request's `A2A-Version`, already
     /// validated; without it the generation follows the method's name.
-    pub fn handle(self: &Arc<Self>, req: RpcRequest, header: Option<Version>) -> Reply {
+    pub fn handle(self: &Arc<Self>, mut req: RpcRequest, header: Option<Version>) -> Reply {
         let started = Instant::now();
         let Some((method, named)) = Method::from_name(&req.method) else {
             let version = header.unwrap_or(Version::V03);
@@ -99,7 +99,7 @@ impl Service {
             return Reply::Json(protocol::error(&req.id, &e, version));
         };
         let version = header.unwrap_or(named);
-        let result = self.dispatch(method, version, &req);
+        let result = self.dispatch(method, version, &mut req);
         let label = method.label();
         match result {
             Ok(reply) => {
@@ -128,21 +128,18 @@ impl Service {
         self: &Arc<Self>,
         method: Method,
         version: Version,
-        req: &RpcRequest,
+        req: &mut RpcRequest,
     ) -> Result<Reply, RpcError> {
         let ok = |v: Value| Ok(Reply::Json(protocol::success(&req.id, v)));
         match method {
             Method::Send | Method::Stream => {
-                let p = match version {
-                    Version::V03 => v03::decode_send(&req.params, &self.cfg.decode)?,
-                    Version::V10 => v10::decode_send(&req.params, &self.cfg.decode)?,
-                };
+                let p = self.decode_send(std::mem::take(&mut req.params), version)?;
                 self.send(method == Method::Stream, p, version, &req.id)
             }
             Method::GetTask => {
                 let r = v03::decode_task_ref(&req.params)?;
-                let t = self.store.get(&r.id, r.history_length).ok_or_else(|| RpcError::task_not_found(&r.id))?;
-                ok(encode_task(&t, version))
+                let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
+                ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
             }
             Method::ListTasks => {
                 let p = v10::decode_list(&req.params)?;
@@ -157,24 +154,13 @@ impl Service {
             }
             Method::Cancel => {
                 let r = v03::decode_task_ref(&req.params)?;
-                let t = self.cancel(&r.id)?;
-                ok(encode_task(&t.with_history_limit(r.history_length), version))
+                self.cancel(&r.id)?;
+                let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
+                ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
             }
             Method::Subscribe => {
                 let r = v03::decode_task_ref(&req.params)?;
-                let (task, rx) = self.store.subscribe(&r.id).ok_or_else(|| RpcError::task_not_found(&r.id))?;
-                if task.status.state.is_terminal() {
-                    return err(RpcError::new(
-                        codes::UNSUPPORTED_OPERATION,
-                        format!("task {:?} is already {}; there is nothing left to subscribe to", r.id, v03::state_str(task.status.state)),
-                    ));
-                }
-                Ok(Reply::Stream {
-                    id: req.id.clone(),
-                    version,
-                    first: encode_stream_task(&task, version),
-                    events: Some(rx),
-                })
+                self.subscribe(&r.id, version, &req.id)
             }
             Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
                 codes::PUSH_NOT_SUPPORTED,
@@ -187,17 +173,53 @@ impl Service {
         }
     }
 
-    fn cancel(&self, id: &str) -> Result<Task, RpcError> {
-        let t = self
+    /// The task's stream from now on, first event encoded straight from the store.
+    fn subscribe(&self, task_id: &str, version: Version, id: &Value) -> Result<Reply, RpcError> {
+        let live = |t: &Task| match t.status.state {
+            s if s.is_terminal() => Err(s),
+            _ => Ok(encode_stream_task(t, version)),
+        };
+        let (first, rx) = self
             .store
-            .get(id, None)
+            .subscribe(task_id, live)
+            .ok_or_else(|| RpcError::task_not_found(task_id))?;
+        let first = first.map_err(|state| {
+            RpcError::new(
+                codes::UNSUPPORTED_OPERATION,
+                format!(
+                    "task {task_id:?} is already {}; there is nothing left to subscribe to",
+                    v03::state_str(state)
+                ),
+            )
+        })?;
+        Ok(Reply::Stream {
+            id: id.clone(),
+            version,
+            first,
+            events: Some(rx),
+        })
+    }
+
+    /// Takes `params` by value and drops it once decoded, so the parsed
+    /// request and the decoded message are not both held while the task runs.
+    fn decode_send(&self, params: Value, version: Version) -> Result<SendParams, RpcError> {
+        match version {
+            Version::V03 => v03::decode_send(&params, &self.cfg.decode),
+            Version::V10 => v10::decode_send(&params, &self.cfg.decode),
+        }
+    }
+
+    fn cancel(&self, id: &str) -> Result<(), RpcError> {
+        let state = self
+            .store
+            .read(id, None, |t| t.status.state)
             .ok_or_else(|| RpcError::task_not_found(id))?;
-        if t.status.state.is_terminal() {
+        if state.is_terminal() {
             return Err(RpcError::new(
                 codes::TASK_NOT_CANCELABLE,
                 format!(
                     "task {id:?} is already {} and cannot be canceled",
-                    v03::state_str(t.status.state)
+                    v03::state_str(state)
                 ),
             ));
         }
@@ -210,10 +232,7 @@ impl Service {
                 TaskState::Canceled,
                 Some("Canceled at the client's request.".into()),
             )
-            .map_err(|_| RpcError::task_not_found(id))?;
-        self.store
-            .get(id, None)
-            .ok_or_else(|| RpcError::task_not_found(id))
+            .map_err(|_| RpcError::task_not_found(id))
     }
 
     fn send(
@@ -247,97 +266,54 @@ impl Service {
             ));
             return Ok(Reply::Busy(protocol::error(id, &e, version)));
         };
-        let (task_id, cancel) = self.start_task(&p.message)?;
+        // The backend's copy of the text; the message itself moves into the store.
         let text = p.message.text();
+        let (task_id, cancel) = self.start_task(p.message, &text)?;
+        let encode = |t: &Task| encode_result(&SendResult::Task(t), version);
 
         if streaming {
-            let (task, rx) = self
+            let (first, rx) = self
                 .store
-                .subscribe(&task_id)
+                .subscribe(&task_id, |t| encode_stream_task(t, version))
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
             self.spawn_run(permit, task_id, text, cancel)?;
             return Ok(Reply::Stream {
                 id: id.clone(),
                 version,
-                first: encode_stream_task(&task, version),
+                first,
                 events: Some(rx),
             });
         }
         if !p.blocking {
-            let task = self
+            let result = self
                 .store
-                .get(&task_id, p.history_length)
+                .read(&task_id, p.history_length, encode)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
             self.spawn_run(permit, task_id, text, cancel)?;
-            return Ok(Reply::Json(protocol::success(
-                id,
-                encode_result(&SendResult::Task(task), version),
-            )));
+            return Ok(Reply::Json(protocol::success(id, result)));
         }
         // Blocking: run right here on the worker thread; no thread spawned.
         self.run(&task_id, &text, &cancel);
         drop(permit);
-        let task = self
+        // the reply is the peak: keep the backend's copy out of it
+        drop(text);
+        let result = self
             .store
-            .get(&task_id, p.history_length)
+            .read(&task_id, p.history_length, encode)
             .ok_or_else(|| RpcError::internal("task was evicted"))?;
-        Ok(Reply::Json(protocol::success(
-            id,
-            encode_result(&SendResult::Task(task), version),
-        )))
+        Ok(Reply::Json(protocol::success(id, result)))
     }
 
-    /// Creates a task, or continues the one the message names.
-    fn start_task(&self, m: &Message) -> Result<(String, CancelToken), RpcError> {
-        if let Some(tid) = &m.task_id {
-            let t = self
-                .store
-                .get(tid, Some(0))
-                .ok_or_else(|| RpcError::task_not_found(tid))?;
-            if t.status.state.is_terminal() {
-                return Err(RpcError::new(
-                    codes::UNSUPPORTED_OPERATION,
-                    format!(
-                        "task {tid:?} is already {}; send the message without taskId to start a new task",
-                        v03::state_str(t.status.state)
-                    ),
-                ));
-            }
-            if !matches!(
-                t.status.state,
-                TaskState::InputRequired | TaskState::AuthRequired
-            ) {
-                return Err(RpcError::new(
-                    codes::UNSUPPORTED_OPERATION,
-                    format!(
-                        "task {tid:?} is still {}; wait for it or cancel it",
-                        v03::state_str(t.status.state)
-                    ),
-                ));
-            }
-            if let Some(c) = &m.context_id {
-                if *c != t.context_id {
-                    return Err(RpcError::invalid_params(format!(
-                        "params.message.contextId {c:?} does not match task {tid:?}'s context {:?}",
-                        t.context_id
-                    )));
-                }
-            }
-            let mut follow = m.clone();
-            follow.context_id = Some(t.context_id.clone());
-            self.store
-                .push_history(tid, follow)
-                .map_err(|_| RpcError::task_not_found(tid))?;
-            let cancel = self
-                .store
-                .cancel_token(tid)
-                .ok_or_else(|| RpcError::task_not_found(tid))?;
-            return Ok((tid.clone(), cancel));
+    /// Creates a task, or continues the one the message names. `text` is
+    /// the message's text, for the heartbeat's preview.
+    fn start_task(&self, m: Message, text: &str) -> Result<(String, CancelToken), RpcError> {
+        if let Some(tid) = m.task_id.clone() {
+            return self.continue_task(tid, m);
         }
         let task = new_task(m);
         let id = task.id.clone();
         let cancel = CancelToken::new();
-        let preview = crate::metrics::truncate(&m.text(), 120);
+        let preview = crate::metrics::truncate(text, 120);
         match self.store.insert(task, cancel.clone(), preview) {
             Ok(()) => Ok((id, cancel)),
             Err(StoreError::Full) => Err(RpcError::internal(
@@ -345,6 +321,52 @@ impl Service {
             )),
             Err(StoreError::NotFound) => Err(RpcError::internal("task vanished")),
         }
+    }
+
+    /// A follow-up to a task waiting for input: `m` joins its history.
+    fn continue_task(
+        &self,
+        tid: String,
+        mut m: Message,
+    ) -> Result<(String, CancelToken), RpcError> {
+        let (state, context_id) = self
+            .store
+            .read(&tid, None, |t| (t.status.state, t.context_id.clone()))
+            .ok_or_else(|| RpcError::task_not_found(&tid))?;
+        if state.is_terminal() {
+            return Err(RpcError::new(
+                codes::UNSUPPORTED_OPERATION,
+                format!(
+                    "task {tid:?} is already {}; send the message without taskId to start a new task",
+                    v03::state_str(state)
+                ),
+            ));
+        }
+        if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
+            return Err(RpcError::new(
+                codes::UNSUPPORTED_OPERATION,
+                format!(
+                    "task {tid:?} is still {}; wait for it or cancel it",
+                    v03::state_str(state)
+                ),
+            ));
+        }
+        if let Some(c) = &m.context_id {
+            if *c != context_id {
+                return Err(RpcError::invalid_params(format!(
+                    "params.message.contextId {c:?} does not match task {tid:?}'s context {context_id:?}"
+                )));
+            }
+        }
+        m.context_id = Some(context_id);
+        self.store
+            .push_history(&tid, m)
+            .map_err(|_| RpcError::task_not_found(&tid))?;
+        let cancel = self
+            .store
+            .cancel_token(&tid)
+            .ok_or_else(|| RpcError::task_not_found(&tid))?;
+        Ok((tid, cancel))
     }
 
     /// Runs the backend on a named thread, which takes over the permit:
@@ -473,7 +495,7 @@ fn encode_result(r: &SendResult, v: Version) -> Value {
 
 /// The first event of a stream: the task itself.
 fn encode_stream_task(t: &Task, v: Version) -> Value {
-    encode_result(&SendResult::Task(t.clone()), v)
+    encode_result(&SendResult::Task(t), v)
 }
 
 pub fn encode_event(e: &TaskEvent, v: Version) -> Value {

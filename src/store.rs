@@ -204,28 +204,51 @@ impl TaskStore {
             .map(|e| e.task.with_history_limit(history_length))
     }
 
+    /// Runs `f` on the task as a reply shows it (at most `history_length`
+    /// recent messages), under the lock and without copying the task: a
+    /// reply encoded straight from here spares a full copy of a task that
+    /// may hold megabytes. Keep `f` short; every request waits on this lock.
+    pub fn read<R>(
+        &self,
+        id: &str,
+        history_length: Option<usize>,
+        f: impl FnOnce(&Task) -> R,
+    ) -> Option<R> {
+        let mut g = self.lock();
+        let task = &mut g.tasks.get_mut(id)?.task;
+        let cut = history_length.map_or(0, |n| task.history.len().saturating_sub(n));
+        let view = HistoryCut::new(task, cut);
+        Some(f(&*view.task))
+    }
+
     pub fn cancel_token(&self, id: &str) -> Option<CancelToken> {
         self.lock().tasks.get(id).map(|e| e.cancel.clone())
     }
 
-    /// Snapshot of the task and a channel of every later event, taken under
-    /// one lock so no event falls between them.
-    pub fn subscribe(&self, id: &str) -> Option<(Task, Receiver<TaskEvent>)> {
+    /// `f` of the task (its first event, encoded without a copy) and a
+    /// channel of every later event, under one lock so no event falls
+    /// between them. A terminal task gets a channel that stays empty.
+    pub fn subscribe<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Task) -> R,
+    ) -> Option<(R, Receiver<TaskEvent>)> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id)?;
         let (tx, rx) = sync_channel(SUBSCRIBER_BUFFER);
         if !e.task.status.state.is_terminal() {
             e.subscribers.push(tx);
         }
-        Some((e.task.clone(), rx))
+        Some((f(&e.task), rx))
     }
 
     /// Appends a message to a task's history (a follow-up from the client).
     pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
+        let added = m.approx_bytes();
         let mut g = self.lock();
         let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
         e.task.history.push(m);
-        Self::touch(&mut g, id);
+        Self::touch(&mut g, id, added, 0);
         Ok(())
     }
 
@@ -255,14 +278,18 @@ impl TaskStore {
             return Ok(());
         }
         let message = text.map(|t| Message::agent_text(t, &e.task.id, &e.task.context_id));
+        let mut added = 0;
         if let Some(m) = &message {
+            added += m.approx_bytes();
             e.task.history.push(m.clone());
         }
-        e.task.status = TaskStatus {
+        let status = TaskStatus {
             state,
             message,
             timestamp: now_rfc3339(),
         };
+        added += status.approx_bytes();
+        let removed = std::mem::replace(&mut e.task.status, status).approx_bytes();
         if !e.subscribers.is_empty() {
             let event = TaskEvent::Status {
                 task_id: e.task.id.clone(),
@@ -283,7 +310,7 @@ impl TaskStore {
             }
             g.terminal.insert((s, id.to_string()));
         }
-        Self::touch(g, id);
+        Self::touch(g, id, added, removed);
         Ok(())
     }
 
@@ -307,31 +334,38 @@ impl TaskStore {
         if e.task.status.state.is_terminal() {
             return Ok(());
         }
-        let append = match e
+        let (append, added) = match e
             .task
             .artifacts
             .iter_mut()
             .find(|a| a.artifact_id == artifact_id)
         {
-            Some(a) => {
-                match a.parts.last_mut() {
-                    Some(Part {
-                        content: PartContent::Text(t),
-                        ..
-                    }) => t.push_str(chunk),
-                    _ => a.parts.push(Part::text(chunk)),
+            Some(a) => match a.parts.last_mut() {
+                Some(Part {
+                    content: PartContent::Text(t),
+                    ..
+                }) => {
+                    t.push_str(chunk);
+                    (true, chunk.len())
                 }
-                true
-            }
+                _ => {
+                    let part = Part::text(chunk);
+                    let added = part.approx_bytes();
+                    a.parts.push(part);
+                    (true, added)
+                }
+            },
             None => {
-                e.task.artifacts.push(Artifact {
+                let artifact = Artifact {
                     artifact_id: artifact_id.to_string(),
                     name: Some(name.to_string()),
                     description: None,
                     parts: vec![Part::text(chunk)],
                     metadata: None,
-                });
-                false
+                };
+                let added = artifact.approx_bytes();
+                e.task.artifacts.push(artifact);
+                (false, added)
             }
         };
         if !e.subscribers.is_empty() {
@@ -350,7 +384,7 @@ impl TaskStore {
             };
             Self::notify(e, &event);
         }
-        Self::touch(&mut g, id);
+        Self::touch(&mut g, id, added, 0);
         Ok(())
     }
 
@@ -368,14 +402,16 @@ impl TaskStore {
         });
     }
 
-    /// Refreshes size accounting and timestamps after a change.
-    fn touch(g: &mut Inner, id: &str) {
+    /// Refreshes size accounting and timestamps after a change that
+    /// `added` and `removed` bytes (by `approx_bytes`). Counting only the
+    /// changed piece keeps a stream of small chunks from re-walking a task
+    /// whose metadata holds a megabyte of tiny values at every chunk.
+    fn touch(g: &mut Inner, id: &str, added: usize, removed: usize) {
         if let Some(e) = g.tasks.get_mut(id) {
-            let new = e.task.approx_bytes();
-            let old = std::mem::replace(&mut e.bytes, new);
+            e.bytes = e.bytes + added - removed;
             e.updated = Instant::now();
             e.updated_wall = wall_nanos();
-            g.bytes = g.bytes + new - old;
+            g.bytes = g.bytes + added - removed;
         }
     }
 
@@ -475,19 +511,38 @@ impl TaskStore {
         };
         let tasks = page
             .iter()
-            .map(|(_, _, e)| {
-                let mut t = e.task.with_history_limit(p.history_length);
-                if !p.include_artifacts {
-                    t.artifacts.clear();
-                }
-                t
-            })
+            .map(|(_, _, e)| e.task.copy_with(p.history_length, p.include_artifacts))
             .collect();
         Ok(Page {
             tasks,
             next_page_token,
             total_size,
         })
+    }
+}
+
+/// Hides a task's oldest `cut` history messages while it lives, moving them
+/// aside rather than copying them, and puts them back when dropped (also
+/// when the reader panics), so the stored task is never left short.
+struct HistoryCut<'a> {
+    task: &'a mut Task,
+    older: Vec<Message>,
+}
+
+impl<'a> HistoryCut<'a> {
+    fn new(task: &'a mut Task, cut: usize) -> HistoryCut<'a> {
+        let older = task.history.drain(..cut).collect();
+        HistoryCut { task, older }
+    }
+}
+
+impl Drop for HistoryCut<'_> {
+    fn drop(&mut self) {
+        if self.older.is_empty() {
+            return;
+        }
+        let newer = std::mem::replace(&mut self.task.history, std::mem::take(&mut self.older));
+        self.task.history.extend(newer);
     }
 }
 
@@ -514,16 +569,16 @@ fn decode_token(t: &str) -> Option<(u128, String)> {
     String::from_utf8(bytes?).ok().map(|id| (ts, id))
 }
 
-/// A fresh task for `message`, in `submitted`.
-pub fn new_task(message: &Message) -> Task {
+/// A fresh task for `message`, in `submitted`. Takes the message so its
+/// parts move into the task rather than being copied.
+pub fn new_task(mut message: Message) -> Task {
     let id = crate::ids::new_id();
     let context_id = message
         .context_id
         .clone()
         .unwrap_or_else(crate::ids::new_id);
-    let mut m = message.clone();
-    m.task_id = Some(id.clone());
-    m.context_id = Some(context_id.clone());
+    message.task_id = Some(id.clone());
+    message.context_id = Some(context_id.clone());
     Task {
         id,
         context_id,
@@ -532,7 +587,7 @@ pub fn new_task(message: &Message) -> Task {
             message: None,
             timestamp: now_rfc3339(),
         },
-        history: vec![m],
+        history: vec![message],
         artifacts: Vec::new(),
         metadata: None,
     }
@@ -557,7 +612,7 @@ mod tests {
     }
 
     fn add(store: &TaskStore, text: &str) -> Result<String, StoreError> {
-        let t = new_task(&msg(text));
+        let t = new_task(msg(text));
         let id = t.id.clone();
         store.insert(t, CancelToken::new(), text.into())?;
         Ok(id)
@@ -603,6 +658,130 @@ mod tests {
         assert!(store.stats().evicted > 90);
     }
 
+    fn msg_with(f: impl FnOnce(&mut Message)) -> Message {
+        let mut m = msg("small text");
+        f(&mut m);
+        m
+    }
+
+    const MB: usize = 1_000_000;
+
+    /// Fields the byte bound once missed: each alone holds a megabyte.
+    fn one_big_field() -> Vec<(&'static str, Message)> {
+        let big = || "x".repeat(MB);
+        vec![
+            ("extensions", msg_with(|m| m.extensions = vec![big()])),
+            (
+                "referenceTaskIds",
+                msg_with(|m| m.reference_task_ids = vec![big()]),
+            ),
+            ("contextId", msg_with(|m| m.context_id = Some(big()))),
+            (
+                "metadata",
+                // a megabyte in memory from 64 KB of JSON
+                msg_with(|m| {
+                    let n = MB / std::mem::size_of::<serde_json::Value>();
+                    let tiny: Vec<serde_json::Value> = (0..n).map(|i| (i % 10).into()).collect();
+                    let mut md = serde_json::Map::new();
+                    md.insert("tiny values".into(), tiny.into());
+                    m.metadata = Some(md);
+                }),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_megabyte_anywhere_in_a_message_is_evicted_under_the_byte_bound() {
+        for (field, m) in one_big_field() {
+            let limit = 4 * MB;
+            let store = TaskStore::new(StoreLimits {
+                max_bytes: limit,
+                ..Default::default()
+            });
+            for i in 0..10 {
+                let t = new_task(m.clone());
+                let id = t.id.clone();
+                store
+                    .insert(t, CancelToken::new(), String::new())
+                    .unwrap_or_else(|e| panic!("{field} {i}: {e:?}"));
+                store.set_status(&id, TaskState::Completed, None).unwrap();
+                assert!(store.stats().bytes <= limit, "{field}: {:?}", store.stats());
+            }
+            let st = store.stats();
+            assert!(
+                st.bytes >= MB,
+                "{field}: a stored task counts its megabyte: {st:?}"
+            );
+            assert!(st.evicted >= 6, "{field}: {st:?}");
+        }
+    }
+
+    #[test]
+    fn a_megabyte_anywhere_in_a_message_is_refused_by_a_smaller_bound() {
+        for (field, m) in one_big_field() {
+            let store = TaskStore::new(StoreLimits {
+                max_bytes: MB / 2,
+                ..Default::default()
+            });
+            let r = store.insert(new_task(m), CancelToken::new(), String::new());
+            assert_eq!(r, Err(StoreError::Full), "{field}");
+            assert_eq!(store.stats().bytes, 0);
+        }
+    }
+
+    #[test]
+    fn counted_bytes_follow_every_update() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        let b = add(&store, "b").unwrap();
+        let counted = |s: &TaskStore| {
+            [&a, &b]
+                .iter()
+                .map(|id| s.get(id, None).map_or(0, |t| t.approx_bytes()))
+                .sum::<usize>()
+        };
+        store.set_status(&a, TaskState::Working, None).unwrap();
+        store
+            .append_text(&a, "r", "response", "hel", false)
+            .unwrap();
+        store.append_text(&a, "r", "response", "lo", false).unwrap();
+        store.append_text(&a, "e", "error", "oops", true).unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
+        store
+            .set_status(&a, TaskState::InputRequired, Some("more?".into()))
+            .unwrap();
+        store
+            .push_history(&a, msg_with(|m| m.extensions = vec!["e".repeat(500)]))
+            .unwrap();
+        store
+            .set_status(&a, TaskState::Failed, Some("no".into()))
+            .unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
+        store.set_status(&b, TaskState::Completed, None).unwrap();
+        assert_eq!(store.stats().bytes, counted(&store));
+    }
+
+    #[test]
+    fn read_shows_recent_history_and_keeps_all_of_it() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "first").unwrap();
+        store.push_history(&a, msg("second")).unwrap();
+        store.push_history(&a, msg("third")).unwrap();
+        let texts = |t: &Task| t.history.iter().map(Message::text).collect::<Vec<_>>();
+        assert_eq!(store.read(&a, Some(1), texts).unwrap(), ["third"]);
+        assert_eq!(store.read(&a, Some(9), texts).unwrap().len(), 3);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.read(&a, Some(0), |_| panic!("a reader that fails"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(
+            store.read(&a, None, texts).unwrap(),
+            ["first", "second", "third"],
+            "the cut history is back, in order, even after a panic"
+        );
+        assert!(store.read("nope", None, texts).is_none());
+    }
+
     #[test]
     fn idle_live_tasks_expire_and_subscribers_hear_it() {
         let store = TaskStore::new(StoreLimits {
@@ -611,7 +790,7 @@ mod tests {
             ..Default::default()
         });
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a).unwrap();
+        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         add(&store, "b").expect("the expired task makes room");
         match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
@@ -644,7 +823,7 @@ mod tests {
     fn artifacts_append_chunks_and_notify() {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a).unwrap();
+        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
         store
             .append_text(&a, "r", "response", "hel", false)
             .unwrap();

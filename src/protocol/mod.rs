@@ -287,8 +287,13 @@ fn nesting_exceeds(body: &[u8], max: usize) -> Option<usize> {
     None
 }
 
+/// Moves `result` in: `json!` would serialize a deep copy of it.
 pub fn success(id: &Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+    let mut o = Map::new();
+    o.insert("jsonrpc".into(), json!("2.0"));
+    o.insert("id".into(), id.clone());
+    o.insert("result".into(), result);
+    Value::Object(o)
 }
 
 /// Encodes an error: 1.0 carries `data` as an array holding a

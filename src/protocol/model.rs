@@ -81,23 +81,18 @@ impl Part {
         }
     }
 
-    fn approx_bytes(&self) -> usize {
+    /// What the part holds in memory, roughly; see `approx_value_bytes`.
+    pub fn approx_bytes(&self) -> usize {
         let content = match &self.content {
             PartContent::Text(t) => t.len(),
             PartContent::File {
-                content,
+                content: FileContent::Bytes(c) | FileContent::Uri(c),
                 name,
                 media_type,
-            } => {
-                let c = match content {
-                    FileContent::Bytes(b) | FileContent::Uri(b) => b.len(),
-                };
-                c + name.as_ref().map_or(0, String::len)
-                    + media_type.as_ref().map_or(0, String::len)
-            }
+            } => c.len() + opt_str_bytes(name) + opt_str_bytes(media_type),
             PartContent::Data(v) => approx_value_bytes(v),
         };
-        64 + content + self.metadata.as_ref().map_or(0, approx_map_bytes)
+        PART_OVERHEAD + content + opt_map_bytes(&self.metadata)
     }
 }
 
@@ -141,10 +136,16 @@ impl Message {
         out
     }
 
+    /// Every field counts: a client can put a megabyte in any of them.
     pub fn approx_bytes(&self) -> usize {
-        128 + self.message_id.len()
+        MESSAGE_OVERHEAD
+            + self.message_id.len()
             + self.parts.iter().map(Part::approx_bytes).sum::<usize>()
-            + self.metadata.as_ref().map_or(0, approx_map_bytes)
+            + opt_str_bytes(&self.context_id)
+            + opt_str_bytes(&self.task_id)
+            + str_list_bytes(&self.reference_task_ids)
+            + str_list_bytes(&self.extensions)
+            + opt_map_bytes(&self.metadata)
     }
 }
 
@@ -165,6 +166,23 @@ pub struct Artifact {
     pub metadata: Option<Map<String, Value>>,
 }
 
+impl Artifact {
+    pub fn approx_bytes(&self) -> usize {
+        ARTIFACT_OVERHEAD
+            + self.artifact_id.len()
+            + opt_str_bytes(&self.name)
+            + opt_str_bytes(&self.description)
+            + self.parts.iter().map(Part::approx_bytes).sum::<usize>()
+            + opt_map_bytes(&self.metadata)
+    }
+}
+
+impl TaskStatus {
+    pub fn approx_bytes(&self) -> usize {
+        self.timestamp.len() + self.message.as_ref().map_or(0, Message::approx_bytes)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: String,
@@ -176,35 +194,48 @@ pub struct Task {
 }
 
 impl Task {
+    /// Runs on every insert into the store; the store keeps the sum up to
+    /// date after that by adding what each update adds.
     pub fn approx_bytes(&self) -> usize {
-        256 + self
-            .history
-            .iter()
-            .map(Message::approx_bytes)
-            .sum::<usize>()
+        TASK_OVERHEAD
+            + self.id.len()
+            + self.context_id.len()
+            + self.status.approx_bytes()
+            + self
+                .history
+                .iter()
+                .map(Message::approx_bytes)
+                .sum::<usize>()
             + self
                 .artifacts
                 .iter()
-                .map(|a| 64 + a.parts.iter().map(Part::approx_bytes).sum::<usize>())
+                .map(Artifact::approx_bytes)
                 .sum::<usize>()
-            + self
-                .status
-                .message
-                .as_ref()
-                .map_or(0, Message::approx_bytes)
+            + opt_map_bytes(&self.metadata)
     }
 
     /// A copy with at most the `n` most recent history messages
     /// (`historyLength`); `None` keeps everything.
     pub fn with_history_limit(&self, n: Option<usize>) -> Task {
-        let mut t = self.clone();
-        if let Some(n) = n {
-            let len = t.history.len();
-            if len > n {
-                t.history.drain(..len - n);
-            }
+        self.copy_with(n, true)
+    }
+
+    /// A copy of only what a reply shows: the history cut to `n` messages,
+    /// the artifacts if asked for. What is left out is never copied.
+    pub fn copy_with(&self, n: Option<usize>, artifacts: bool) -> Task {
+        let skip = n.map_or(0, |n| self.history.len().saturating_sub(n));
+        Task {
+            id: self.id.clone(),
+            context_id: self.context_id.clone(),
+            status: self.status.clone(),
+            history: self.history[skip..].to_vec(),
+            artifacts: if artifacts {
+                self.artifacts.clone()
+            } else {
+                Vec::new()
+            },
+            metadata: self.metadata.clone(),
         }
-        t
     }
 }
 
@@ -226,25 +257,325 @@ pub enum TaskEvent {
     },
 }
 
-/// What a send answers with.
-#[derive(Debug, Clone)]
-pub enum SendResult {
-    Task(Task),
-    Message(Message),
+/// What a send answers with, borrowed: replies are encoded straight from the
+/// store, without a copy of a task that may hold megabytes.
+#[derive(Debug, Clone, Copy)]
+pub enum SendResult<'a> {
+    Task(&'a Task),
+    Message(&'a Message),
 }
 
-fn approx_value_bytes(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.len() + 8,
-        Value::Array(a) => 8 + a.iter().map(approx_value_bytes).sum::<usize>(),
-        Value::Object(m) => approx_map_bytes(m),
-        _ => 8,
-    }
+// Fixed costs of the structs themselves (and their allocator headers): small
+// next to what clients send, but they keep a flood of tiny tasks honest too.
+const PART_OVERHEAD: usize = 64;
+const MESSAGE_OVERHEAD: usize = 128;
+const ARTIFACT_OVERHEAD: usize = 64;
+const TASK_OVERHEAD: usize = 256;
+/// A `Value` node, whatever its kind (strings add their bytes).
+const VALUE_NODE: usize = std::mem::size_of::<Value>();
+/// An object entry besides its value: the key `String` and the map's
+/// per-entry share of its nodes.
+const MAP_ENTRY: usize = std::mem::size_of::<String>() + 16;
+
+fn opt_str_bytes(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::len)
+}
+
+fn str_list_bytes(l: &[String]) -> usize {
+    l.iter()
+        .map(|s| std::mem::size_of::<String>() + s.len())
+        .sum()
+}
+
+fn opt_map_bytes(m: &Option<Map<String, Value>>) -> usize {
+    m.as_ref().map_or(0, approx_map_bytes)
 }
 
 fn approx_map_bytes(m: &Map<String, Value>) -> usize {
-    8 + m
-        .iter()
-        .map(|(k, v)| k.len() + approx_value_bytes(v))
-        .sum::<usize>()
+    approx_iter_bytes(Frame::Object(m.iter()))
+}
+
+/// What a JSON value holds in memory, roughly: every node plus its string
+/// bytes. Memory rather than serialized size, because `[0,0,0,...]` is two
+/// bytes an element on the wire and a whole `Value` each in the store.
+pub fn approx_value_bytes(v: &Value) -> usize {
+    approx_iter_bytes(Frame::Array(std::slice::from_ref(v).iter()))
+}
+
+enum Frame<'a> {
+    Array(std::slice::Iter<'a, Value>),
+    Object(serde_json::map::Iter<'a>),
+}
+
+/// Walks with a stack of iterators on the heap, not recursion: the values
+/// come from clients. The stack is as deep as the nesting, not as long as
+/// the value.
+fn approx_iter_bytes(root: Frame<'_>) -> usize {
+    let mut total = 0;
+    let mut stack = vec![root];
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Frame::Array(it) => it.next(),
+            Frame::Object(it) => it.next().map(|(k, v)| {
+                total += MAP_ENTRY + k.len();
+                v
+            }),
+        };
+        let Some(v) = next else {
+            stack.pop();
+            continue;
+        };
+        total += VALUE_NODE;
+        match v {
+            Value::String(s) => total += s.len(),
+            Value::Array(a) => stack.push(Frame::Array(a.iter())),
+            Value::Object(m) => stack.push(Frame::Object(m.iter())),
+            _ => {}
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MB: usize = 1_000_000;
+
+    fn big() -> String {
+        "x".repeat(MB)
+    }
+
+    fn message() -> Message {
+        Message::agent_text("hi", "t", "c")
+    }
+
+    fn with_metadata(big: String) -> Option<Map<String, Value>> {
+        let mut m = Map::new();
+        m.insert("k".into(), Value::String(big));
+        Some(m)
+    }
+
+    /// One message per field, each holding a megabyte there and nowhere else.
+    fn messages_with_one_big_field() -> Vec<(&'static str, Message)> {
+        let m = message;
+        vec![
+            (
+                "messageId",
+                Message {
+                    message_id: big(),
+                    ..m()
+                },
+            ),
+            (
+                "contextId",
+                Message {
+                    context_id: Some(big()),
+                    ..m()
+                },
+            ),
+            (
+                "taskId",
+                Message {
+                    task_id: Some(big()),
+                    ..m()
+                },
+            ),
+            (
+                "referenceTaskIds",
+                Message {
+                    reference_task_ids: vec![big()],
+                    ..m()
+                },
+            ),
+            (
+                "extensions",
+                Message {
+                    extensions: vec![big()],
+                    ..m()
+                },
+            ),
+            (
+                "metadata",
+                Message {
+                    metadata: with_metadata(big()),
+                    ..m()
+                },
+            ),
+            (
+                "text part",
+                Message {
+                    parts: vec![Part::text(big())],
+                    ..m()
+                },
+            ),
+            (
+                "part metadata",
+                Message {
+                    parts: vec![Part {
+                        metadata: with_metadata(big()),
+                        ..Part::text("")
+                    }],
+                    ..m()
+                },
+            ),
+            (
+                "file name",
+                Message {
+                    parts: vec![Part {
+                        content: PartContent::File {
+                            content: FileContent::Uri("u".into()),
+                            name: Some(big()),
+                            media_type: None,
+                        },
+                        metadata: None,
+                    }],
+                    ..m()
+                },
+            ),
+            (
+                "data part",
+                Message {
+                    parts: vec![Part {
+                        content: PartContent::Data(json!({"a": [big()]})),
+                        metadata: None,
+                    }],
+                    ..m()
+                },
+            ),
+        ]
+    }
+
+    fn empty_task() -> Task {
+        Task {
+            id: "t".into(),
+            context_id: "c".into(),
+            status: TaskStatus {
+                state: TaskState::Working,
+                message: None,
+                timestamp: "2026-01-01T00:00:00.000Z".into(),
+            },
+            history: vec![],
+            artifacts: vec![],
+            metadata: None,
+        }
+    }
+
+    #[test]
+    fn every_field_of_a_message_counts_wherever_it_sits_in_a_task() {
+        for (field, m) in messages_with_one_big_field() {
+            assert!(m.approx_bytes() >= MB, "{field}: {}", m.approx_bytes());
+            let in_history = Task {
+                history: vec![m.clone()],
+                ..empty_task()
+            };
+            assert!(in_history.approx_bytes() >= MB, "{field} in history");
+            let mut in_status = empty_task();
+            in_status.status.message = Some(m);
+            assert!(
+                in_status.approx_bytes() >= MB,
+                "{field} in the status message"
+            );
+        }
+    }
+
+    #[test]
+    fn task_and_artifact_fields_count() {
+        let artifact = Artifact {
+            artifact_id: "a".into(),
+            name: None,
+            description: None,
+            parts: vec![],
+            metadata: None,
+        };
+        let tasks = [
+            (
+                "id",
+                Task {
+                    id: big(),
+                    ..empty_task()
+                },
+            ),
+            (
+                "contextId",
+                Task {
+                    context_id: big(),
+                    ..empty_task()
+                },
+            ),
+            (
+                "metadata",
+                Task {
+                    metadata: with_metadata(big()),
+                    ..empty_task()
+                },
+            ),
+            (
+                "artifact id",
+                Task {
+                    artifacts: vec![Artifact {
+                        artifact_id: big(),
+                        ..artifact.clone()
+                    }],
+                    ..empty_task()
+                },
+            ),
+            (
+                "artifact description",
+                Task {
+                    artifacts: vec![Artifact {
+                        description: Some(big()),
+                        ..artifact.clone()
+                    }],
+                    ..empty_task()
+                },
+            ),
+            (
+                "artifact metadata",
+                Task {
+                    artifacts: vec![Artifact {
+                        metadata: with_metadata(big()),
+                        ..artifact.clone()
+                    }],
+                    ..empty_task()
+                },
+            ),
+            (
+                "artifact part",
+                Task {
+                    artifacts: vec![Artifact {
+                        parts: vec![Part::text(big())],
+                        ..artifact
+                    }],
+                    ..empty_task()
+                },
+            ),
+        ];
+        for (field, t) in tasks {
+            assert!(t.approx_bytes() >= MB, "{field}: {}", t.approx_bytes());
+        }
+    }
+
+    #[test]
+    fn values_count_what_they_hold_in_memory() {
+        // 100k zeros are 200 KB of JSON and 3.2 MB of `Value`s
+        let zeros = Value::Array(vec![json!(0); 100_000]);
+        assert!(approx_value_bytes(&zeros) >= 100_000 * VALUE_NODE);
+        let keys: Map<String, Value> = (0..1000)
+            .map(|i| (format!("k{i:04}"), Value::Null))
+            .collect();
+        assert!(approx_value_bytes(&Value::Object(keys)) >= 1000 * (5 + VALUE_NODE));
+    }
+
+    #[test]
+    fn deep_values_are_walked_without_recursion() {
+        let mut v = json!("leaf");
+        for _ in 0..200_000 {
+            v = Value::Array(vec![v]);
+        }
+        assert_eq!(approx_value_bytes(&v), 200_001 * VALUE_NODE + 4);
+        // dropping a `Value` recurses; the parser never builds one this deep
+        std::mem::forget(v);
+    }
 }

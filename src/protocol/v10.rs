@@ -270,10 +270,14 @@ pub fn encode_event(e: &TaskEvent) -> Value {
 }
 
 pub fn encode_send_result(r: &SendResult) -> Value {
-    match r {
-        SendResult::Task(t) => json!({"task": encode_task(t)}),
-        SendResult::Message(m) => json!({"message": encode_message(m)}),
-    }
+    // moved into a map: `json!` would serialize a deep copy of the task
+    let (key, v) = match r {
+        SendResult::Task(t) => ("task", encode_task(t)),
+        SendResult::Message(m) => ("message", encode_message(m)),
+    };
+    let mut o = Map::new();
+    o.insert(key.into(), v);
+    Value::Object(o)
 }
 
 #[cfg(test)]
@@ -314,12 +318,12 @@ mod tests {
     #[test]
     fn task_in_both_generations() {
         let t = sample_task();
-        let v1 = encode_send_result(&SendResult::Task(t.clone()));
+        let v1 = encode_send_result(&SendResult::Task(&t));
         assert_eq!(v1["task"]["status"]["state"], "TASK_STATE_COMPLETED");
         assert_eq!(v1["task"]["history"][0]["role"], "ROLE_USER");
         assert_eq!(v1["task"]["history"][0]["parts"][0], json!({"text": "hi"}));
         assert!(v1["task"].get("kind").is_none());
-        let v0 = v03::encode_send_result(&SendResult::Task(t));
+        let v0 = v03::encode_send_result(&SendResult::Task(&t));
         assert_eq!(v0["status"]["state"], "completed");
         assert_eq!(
             v0["history"][0]["parts"][0],
