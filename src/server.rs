@@ -581,7 +581,11 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
             return;
         }
     };
-    let req = match protocol::parse_request(&body, state.service.decode_limits()) {
+    let parsed = protocol::parse_request(&body, state.service.decode_limits());
+    // the raw body is not needed past parsing: free it before the backend
+    // runs, so a large request is held once, not twice
+    drop(body);
+    let req = match parsed {
         Ok(r) => r,
         Err((id, e)) => return rpc_reply(state, rq, &id, &e, reply_version),
     };
@@ -653,18 +657,15 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
 fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
     let reply = state.service.handle(req, header_version);
     match reply {
-        Reply::Json(v) => respond(
-            state,
-            rq,
-            Route::A2a,
-            json_bytes(200, v.to_string().into_bytes(), &[]),
-        ),
-        Reply::Busy(v) => respond(
-            state,
-            rq,
-            Route::A2a,
-            json_bytes(503, v.to_string().into_bytes(), &[("Retry-After", "1")]),
-        ),
+        Reply::Json(v) => {
+            let bytes = into_bytes(v);
+            respond(state, rq, Route::A2a, json_bytes(200, bytes, &[]))
+        }
+        Reply::Busy(v) => {
+            let bytes = into_bytes(v);
+            let resp = json_bytes(503, bytes, &[("Retry-After", "1")]);
+            respond(state, rq, Route::A2a, resp)
+        }
         Reply::Stream {
             id,
             version,
@@ -675,6 +676,13 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
             stream(rq, &id, version, first, events);
         }
     }
+}
+
+/// Serializes and frees the value, so the reply is not held twice while it
+/// is written.
+fn into_bytes(v: Value) -> Vec<u8> {
+    // a Value always serializes; an empty body would be a 200 with nothing
+    serde_json::to_vec(&v).unwrap_or_default()
 }
 
 /// Writes one chunk of a chunked body and flushes it, so the client sees
