@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make fuzz`: runs each fuzz target for SECS seconds (default 60) with
+# `make fuzz`: runs each fuzz target (FUZZ_TARGETS, default all) for SECS
+# seconds (default 60; FUZZ_SECS in make) with
 # cargo-fuzz (libFuzzer). On stable Rust, RUSTC_BOOTSTRAP=1 lets cargo-fuzz
 # pass its -Z flags. A crash is saved under fuzz/artifacts/<target>/: copy it
 # into fuzz/regressions/<target>/ once fixed so `make test` replays it.
@@ -8,11 +9,14 @@ SECS=${1:-60}
 cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
-for t in jsonrpc_request message_decoders sse_line; do
+TARGETS=${FUZZ_TARGETS:-"http_connection jsonrpc_request message_decoders sse_line"}
+for t in $TARGETS; do
   mkdir -p "fuzz/corpus/$t"
   cp -n fuzz/regressions/$t/* "fuzz/corpus/$t/" 2>/dev/null || true
   echo "== fuzz $t for ${SECS}s"
-  cargo fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 2>&1 \
+  dict=()
+  [[ -f "fuzz/$t.dict" ]] && dict=("-dict=fuzz/$t.dict")
+  cargo fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 "${dict[@]}" 2>&1 \
     | grep -E "^(#[0-9]+\s+(DONE|INITED)|==|SUMMARY|Done)|panicked|ERROR" || true
   if [[ -n "$(ls -A fuzz/artifacts/$t 2>/dev/null)" ]]; then
     echo "fuzz: $t found a crash: fuzz/artifacts/$t" >&2

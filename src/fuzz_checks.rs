@@ -47,6 +47,20 @@ pub fn message_decoders(data: &[u8]) {
     }
 }
 
+/// The agent's HTTP layer on the bytes of one connection: tiny_http's
+/// request reading and framing with the agent's limits, then the real
+/// routes, body caps, JSON-RPC and the echo backend. Whatever comes back
+/// starts as an HTTP answer (HTTP/1.0 ones to HTTP/1.0 requests); a panic
+/// anywhere is a finding.
+pub fn http_connection(data: &[u8]) {
+    let out = crate::server::fuzz_connection(data);
+    assert!(
+        out.is_empty() || out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 "),
+        "not an HTTP answer: {:?}",
+        String::from_utf8_lossy(&out[..out.len().min(64)])
+    );
+}
+
 /// The OpenAI backend's server-sent-event line parser.
 pub fn sse_line(data: &[u8]) {
     let _ = parse_sse_line(&String::from_utf8_lossy(data));

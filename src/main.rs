@@ -12,11 +12,10 @@ use workspace_agent::platform::heartbeat::Load;
 use workspace_agent::platform::register::PlatformLoop;
 use workspace_agent::platform::snapshot::Snapshot;
 use workspace_agent::platform::{PlatformClient, TokenStore};
-use workspace_agent::protocol::{v03, DecodeLimits};
+use workspace_agent::protocol::v03;
 use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
-use workspace_agent::store::StoreLimits;
 use workspace_agent::{backend, cli, logging, memory, panics, reload};
 
 fn main() -> ExitCode {
@@ -82,21 +81,7 @@ fn run() -> i32 {
     let metrics = Arc::new(Metrics::new());
     let service = Arc::new(Service::new(
         backend::build(&cfg.backend),
-        ServiceConfig {
-            task_timeout: cfg.task_timeout,
-            queue_wait: cfg.limits.queue_wait,
-            max_concurrent_tasks: cfg.limits.max_concurrent_tasks,
-            decode: DecodeLimits {
-                max_depth: cfg.limits.json_max_depth,
-                max_parts: cfg.limits.max_parts,
-                max_part_bytes: cfg.limits.max_part_bytes,
-            },
-            store: StoreLimits {
-                max_tasks: cfg.limits.max_tasks,
-                max_bytes: cfg.limits.max_task_store_bytes,
-                idle_ttl: cfg.limits.task_idle_ttl,
-            },
-        },
+        ServiceConfig::from_config(&cfg),
         Arc::clone(&metrics),
     ));
     let cards = Cards::build(

@@ -54,6 +54,22 @@ pub struct State {
 }
 
 impl State {
+    fn new(parts: ServerParts, http: Arc<tiny_http::Server>) -> State {
+        State {
+            cards: RwLock::new(Arc::new(parts.cards)),
+            service: parts.service,
+            metrics: parts.metrics,
+            stop: parts.stop,
+            auth_token: parts.auth_token,
+            max_body: parts.limits.max_body_bytes,
+            body_stall: parts.limits.idle_timeout,
+            body_timeout: parts.limits.body_timeout,
+            long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
+            overflow: AtomicUsize::new(0),
+            http,
+        }
+    }
+
     pub fn open_connections(&self) -> usize {
         self.http.open_connections()
     }
@@ -98,37 +114,17 @@ impl HttpServer {
         let local_addr = listener
             .local_addr()
             .map_err(|e| format!("listener has no address: {e}"))?;
-        let l = &parts.limits;
         let http = tiny_http::Server::from_listener_with_limits(
             listener,
             None,
-            tiny_http::Limits {
-                max_connections: l.max_connections,
-                read_timeout: Some(l.idle_timeout),
-                write_timeout: Some(l.idle_timeout),
-                header_timeout: Some(l.header_timeout),
-                max_header_bytes: l.max_header_bytes,
-                max_headers: l.max_headers,
-            },
+            connection_limits(&parts.limits),
         )
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
-        let http = Arc::new(http);
-        let state = Arc::new(State {
-            cards: RwLock::new(Arc::new(parts.cards)),
-            service: parts.service,
-            metrics: parts.metrics,
-            stop: parts.stop,
-            auth_token: parts.auth_token,
-            max_body: parts.limits.max_body_bytes,
-            body_stall: parts.limits.idle_timeout,
-            body_timeout: parts.limits.body_timeout,
-            long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
-            overflow: AtomicUsize::new(0),
-            http: Arc::clone(&http),
-        });
+        let workers = parts.workers;
+        let state = Arc::new(State::new(parts, Arc::new(http)));
         let alive = Arc::new(AtomicUsize::new(0));
-        let mut workers = Vec::with_capacity(parts.workers);
-        for i in 0..parts.workers {
+        let mut handles = Vec::with_capacity(workers);
+        for i in 0..workers {
             let (state, alive) = (Arc::clone(&state), Arc::clone(&alive));
             alive.fetch_add(1, Ordering::SeqCst);
             let h = std::thread::Builder::new()
@@ -138,12 +134,12 @@ impl HttpServer {
                     worker_loop(&state);
                 })
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
-            workers.push(h);
+            handles.push(h);
         }
         Ok(HttpServer {
             state,
             local_addr,
-            workers,
+            workers: handles,
             alive,
         })
     }
@@ -205,6 +201,18 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
     let route = doing.1;
     if crate::panics::isolate(&doing, || handle(state, rq)).is_none() {
         state.metrics.http_request(route.index(), 500);
+    }
+}
+
+/// What tiny_http bounds per connection, from the configured limits.
+fn connection_limits(l: &crate::config::Limits) -> tiny_http::Limits {
+    tiny_http::Limits {
+        max_connections: l.max_connections,
+        read_timeout: Some(l.idle_timeout),
+        write_timeout: Some(l.idle_timeout),
+        header_timeout: Some(l.header_timeout),
+        max_header_bytes: l.max_header_bytes,
+        max_headers: l.max_headers,
     }
 }
 
@@ -742,6 +750,59 @@ fn stream(
     }
     let _ = w.write_all(b"0\r\n\r\n");
     let _ = w.flush();
+}
+
+/// For fuzzing: the agent's real request handling (tiny_http's connection
+/// code with the default limits, the routes, body caps, JSON-RPC, the echo
+/// backend) over one in-memory connection whose client sends `input`.
+/// Returns what the agent wrote. Panics are not isolated here: a panic is a
+/// finding.
+#[doc(hidden)]
+pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
+    type Fixture = (Arc<State>, tiny_http::Limits);
+    static FIXTURE: std::sync::OnceLock<Option<Fixture>> = std::sync::OnceLock::new();
+    let Some((state, limits)) = FIXTURE.get_or_init(fuzz_fixture) else {
+        return Vec::new();
+    };
+    tiny_http::serve_bytes(input, limits, &mut |rq| handle(state, rq))
+}
+
+fn fuzz_fixture() -> Option<(Arc<State>, tiny_http::Limits)> {
+    use crate::service::ServiceConfig;
+    let env: std::collections::HashMap<String, String> = [
+        ("WORKSPACE_ID", "fuzz"),
+        ("REGISTER", "false"),
+        ("BODY_TIMEOUT_SECS", "2"),
+        ("IDLE_TIMEOUT_SECS", "2"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let cfg = crate::config::Config::load(&env).ok()?;
+    let metrics = Arc::new(Metrics::new());
+    let service = Arc::new(Service::new(
+        crate::backend::build(&cfg.backend),
+        ServiceConfig::from_config(&cfg),
+        Arc::clone(&metrics),
+    ));
+    let caps = crate::card::Capabilities {
+        streaming: true,
+        push_notifications: false,
+    };
+    // a real server (the state needs one) that never serves: no workers
+    let listener = TcpListener::bind(("127.0.0.1", 0)).ok()?;
+    let http = tiny_http::Server::from_listener(listener, None).ok()?;
+    let parts = ServerParts {
+        cards: Cards::build(&cfg, caps),
+        service,
+        metrics,
+        stop: Stop::new(),
+        auth_token: None,
+        workers: cfg.workers,
+        limits: cfg.limits.clone(),
+    };
+    let limits = connection_limits(&parts.limits);
+    Some((Arc::new(State::new(parts, Arc::new(http))), limits))
 }
 
 #[cfg(test)]
