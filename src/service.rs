@@ -9,7 +9,7 @@ use crate::backend::{Backend, BackendError, BackendRequest};
 use crate::metrics::Metrics;
 use crate::protocol::model::*;
 use crate::protocol::{
-    self, codes, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
+    self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
 use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
@@ -133,14 +133,11 @@ impl Service {
         let ok = |v: Value| Ok(Reply::Json(protocol::success(&req.id, v)));
         match method {
             Method::Send | Method::Stream => {
-                let p = match version {
-                    Version::V03 => v03::decode_send(&req.params, &self.cfg.decode)?,
-                    Version::V10 => v10::decode_send(&req.params, &self.cfg.decode)?,
-                };
+                let p = common::decode_send(&req.params, &self.cfg.decode)?;
                 self.send(method == Method::Stream, p, version, &req.id)
             }
             Method::GetTask => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 let t = self.store.get(&r.id, r.history_length).ok_or_else(|| RpcError::task_not_found(&r.id))?;
                 ok(encode_task(&t, version))
             }
@@ -156,12 +153,12 @@ impl Service {
                 }))
             }
             Method::Cancel => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 let t = self.cancel(&r.id)?;
                 ok(encode_task(&t.with_history_limit(r.history_length), version))
             }
             Method::Subscribe => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 let (task, rx) = self.store.subscribe(&r.id).ok_or_else(|| RpcError::task_not_found(&r.id))?;
                 if task.status.state.is_terminal() {
                     return err(RpcError::new(
