@@ -233,13 +233,26 @@ pub enum SendResult {
     Message(Message),
 }
 
+/// Walks the value with a stack of its own, so client data cannot decide
+/// how deep this recurses.
 fn approx_value_bytes(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.len() + 8,
-        Value::Array(a) => 8 + a.iter().map(approx_value_bytes).sum::<usize>(),
-        Value::Object(m) => approx_map_bytes(m),
-        _ => 8,
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Value::String(s) => s.len() + 8,
+            Value::Array(a) => {
+                stack.extend(a);
+                8
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                8 + m.keys().map(String::len).sum::<usize>()
+            }
+            _ => 8,
+        };
     }
+    total
 }
 
 fn approx_map_bytes(m: &Map<String, Value>) -> usize {
@@ -247,4 +260,28 @@ fn approx_map_bytes(m: &Map<String, Value>) -> usize {
         .iter()
         .map(|(k, v)| k.len() + approx_value_bytes(v))
         .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn value_bytes_without_recursion() {
+        // 8 + "a" + [8 + 8 + ("xy" + 8) + (8 + "b" + 8)]
+        assert_eq!(
+            approx_value_bytes(&json!({"a": [1, "xy", {"b": null}]})),
+            52
+        );
+        let mut deep = json!(null);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert_eq!(approx_value_bytes(&deep), 8 * 100_001);
+        // dropping it recurses inside serde_json; unwind it by hand
+        while let Value::Array(mut a) = deep {
+            deep = a.pop().unwrap_or(Value::Null);
+        }
+    }
 }
