@@ -3,7 +3,10 @@
 # seconds (default 60; FUZZ_SECS in make) with
 # cargo-fuzz (libFuzzer). On stable Rust, RUSTC_BOOTSTRAP=1 lets cargo-fuzz
 # pass its -Z flags. A crash is saved under fuzz/artifacts/<target>/: copy it
-# into fuzz/regressions/<target>/ once fixed so `make test` replays it.
+# into fuzz/regressions/<target>/ once fixed so `make test` replays it. The
+# decoder targets also build an A2A call from the input (a2a_json.rs);
+# `A2A_FUZZ_SHOW=1 cargo fuzz run <target> <crash>` prints that call as JSON,
+# which is what to save.
 set -euo pipefail
 SECS=${1:-60}
 cd "$(dirname "$0")/.."

@@ -3,11 +3,38 @@
 //! (stable Rust, no fuzzer needed) and `fuzz/` drives them with libFuzzer.
 //!
 //! Each function must never panic on any input; the assertions inside are
-//! the properties (a decoded value re-encodes and decodes to itself).
+//! the properties (a params error is `invalid params` naming the path; a
+//! decoded message re-encodes in either generation and decodes to itself).
 
 use crate::backend::parse_sse_line;
-use crate::protocol::{parse_request, v03, v10, DecodeLimits};
+use crate::protocol::model::Message;
+use crate::protocol::{codes, common, parse_request, v03, v10, DecodeLimits, Method, RpcError};
 use serde_json::Value;
+
+/// Every A2A method name of both generations, as the fuzzers call them.
+pub const METHOD_NAMES: [&str; 21] = [
+    "message/send",
+    "message/stream",
+    "tasks/get",
+    "tasks/cancel",
+    "tasks/resubscribe",
+    "tasks/pushNotificationConfig/set",
+    "tasks/pushNotificationConfig/get",
+    "tasks/pushNotificationConfig/list",
+    "tasks/pushNotificationConfig/delete",
+    "agent/getAuthenticatedExtendedCard",
+    "SendMessage",
+    "SendStreamingMessage",
+    "GetTask",
+    "ListTasks",
+    "CancelTask",
+    "SubscribeToTask",
+    "CreateTaskPushNotificationConfig",
+    "GetTaskPushNotificationConfig",
+    "ListTaskPushNotificationConfigs",
+    "DeleteTaskPushNotificationConfig",
+    "GetExtendedAgentCard",
+];
 
 /// The JSON-RPC envelope decoder on arbitrary bytes.
 pub fn jsonrpc_request(data: &[u8]) {
@@ -21,29 +48,55 @@ pub fn jsonrpc_request(data: &[u8]) {
     }
 }
 
-/// Message, part, send and list decoders of both generations; whatever
-/// decodes must survive a round trip through the other generation.
+/// The params decoders on arbitrary bytes. A JSON-RPC request of a known
+/// method is decoded as the server decodes it; any other JSON value is tried
+/// as the params of every method and as a bare message.
 pub fn message_decoders(data: &[u8]) {
+    let limits = DecodeLimits::default();
+    if let Ok(req) = parse_request(data, &limits) {
+        if let Some((method, _)) = Method::from_name(&req.method) {
+            return a2a_params(method, &req.params);
+        }
+    }
     let Ok(v) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let limits = DecodeLimits::default();
-    let _ = v03::decode_send(&v, &limits);
-    let _ = v10::decode_send(&v, &limits);
-    let _ = v10::decode_list(&v);
-    let _ = v03::decode_task_ref(&v);
-    if let Ok(m) = v03::decode_message(&v, "m", &limits) {
-        let back =
-            v10::decode_message(&v10::encode_message(&m), "m", &limits).expect("1.0 re-decode");
-        assert_eq!(back, m);
-        let again =
-            v03::decode_message(&v03::encode_message(&m), "m", &limits).expect("0.3 re-decode");
-        assert_eq!(again, m);
+    for name in METHOD_NAMES {
+        if let Some((method, _)) = Method::from_name(name) {
+            a2a_params(method, &v);
+        }
     }
-    if let Ok(m) = v10::decode_message(&v, "m", &limits) {
-        let back =
-            v03::decode_message(&v03::encode_message(&m), "m", &limits).expect("0.3 re-decode");
-        assert_eq!(back, m);
+    match common::decode_message(&v, "m", &limits) {
+        Ok(m) => round_trips(&m),
+        Err(e) => assert_invalid_params(&e, "m"),
+    }
+}
+
+/// One call's params through the decoder `service::dispatch` picks for its
+/// method.
+pub fn a2a_params(method: Method, params: &Value) {
+    let limits = DecodeLimits::default();
+    let checked = match method {
+        Method::Send | Method::Stream => {
+            common::decode_send(params, &limits).map(|p| round_trips(&p.message))
+        }
+        Method::GetTask | Method::Cancel | Method::Subscribe => {
+            common::decode_task_ref(params).map(|r| assert!(!r.id.is_empty()))
+        }
+        Method::ListTasks => v10::decode_list(params).map(|l| {
+            assert!(l
+                .page_size
+                .is_none_or(|n| (1..=v10::MAX_PAGE_SIZE).contains(&n)));
+        }),
+        // answered without reading params
+        Method::PushSet
+        | Method::PushGet
+        | Method::PushList
+        | Method::PushDelete
+        | Method::ExtendedCard => Ok(()),
+    };
+    if let Err(e) = checked {
+        assert_invalid_params(&e, "params");
     }
 }
 
@@ -61,7 +114,35 @@ pub fn http_connection(data: &[u8]) {
     );
 }
 
+fn assert_invalid_params(e: &RpcError, path: &str) {
+    assert_eq!(e.code, codes::INVALID_PARAMS, "{e}");
+    assert!(e.message.starts_with(path), "the error names the path: {e}");
+}
+
+/// A decoded message encodes in both generations and decodes to itself.
+fn round_trips(m: &Message) {
+    let limits = DecodeLimits::default();
+    let back =
+        common::decode_message(&v10::encode_message(m), "m", &limits).expect("1.0 re-decode");
+    assert_eq!(&back, m);
+    let back =
+        common::decode_message(&v03::encode_message(m), "m", &limits).expect("0.3 re-decode");
+    assert_eq!(&back, m);
+}
+
 /// The OpenAI backend's server-sent-event line parser.
 pub fn sse_line(data: &[u8]) {
     let _ = parse_sse_line(&String::from_utf8_lossy(data));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_are_all_known() {
+        for name in METHOD_NAMES {
+            assert!(Method::from_name(name).is_some(), "{name}");
+        }
+    }
 }

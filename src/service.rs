@@ -9,7 +9,7 @@ use crate::backend::{Backend, BackendError, BackendRequest};
 use crate::metrics::Metrics;
 use crate::protocol::model::*;
 use crate::protocol::{
-    self, codes, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
+    self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
 use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
@@ -154,11 +154,11 @@ impl Service {
         let ok = |v: Value| Ok(Reply::Json(protocol::success(&req.id, v)));
         match method {
             Method::Send | Method::Stream => {
-                let p = self.decode_send(std::mem::take(&mut req.params), version)?;
+                let p = self.decode_send(std::mem::take(&mut req.params))?;
                 self.send(method == Method::Stream, p, version, &req.id)
             }
             Method::GetTask => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
                 ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
             }
@@ -174,13 +174,13 @@ impl Service {
                 }))
             }
             Method::Cancel => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 self.cancel(&r.id)?;
                 let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
                 ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
             }
             Method::Subscribe => {
-                let r = v03::decode_task_ref(&req.params)?;
+                let r = common::decode_task_ref(&req.params)?;
                 self.subscribe(&r.id, version, &req.id)
             }
             Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
@@ -223,11 +223,9 @@ impl Service {
 
     /// Takes `params` by value and drops it once decoded, so the parsed
     /// request and the decoded message are not both held while the task runs.
-    fn decode_send(&self, params: Value, version: Version) -> Result<SendParams, RpcError> {
-        match version {
-            Version::V03 => v03::decode_send(&params, &self.cfg.decode),
-            Version::V10 => v10::decode_send(&params, &self.cfg.decode),
-        }
+    /// Takes the params by value so they are freed once decoded.
+    fn decode_send(&self, params: Value) -> Result<SendParams, RpcError> {
+        common::decode_send(&params, &self.cfg.decode)
     }
 
     fn cancel(&self, id: &str) -> Result<(), RpcError> {

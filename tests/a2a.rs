@@ -147,6 +147,33 @@ fn platform_text_part_shapes_and_canvas_fields() {
     assert_eq!(r["result"]["status"]["state"], "completed");
 }
 
+/// Issue 13, item 1: each of these parts used to send the two generations'
+/// part decoders back and forth until the stack overflowed and the process
+/// aborted.
+#[test]
+fn parts_mixing_the_generations_are_invalid_params_and_the_agent_lives_on() {
+    let a = Agent::start(&[]);
+    for part in [
+        json!({"kind": null, "data": {}}),
+        json!({"type": null, "url": "x"}),
+        json!({"type": null, "data": {}}),
+        json!({"kind": null, "url": "x"}),
+        json!({"kind": "text", "text": null}),
+    ] {
+        for (method, h) in [
+            ("message/send", &[][..]),
+            ("SendMessage", &[("A2A-Version", "1.0")][..]),
+        ] {
+            let r = a.rpc(method, json!({"message": {"parts": [part]}}), h);
+            assert_eq!(r["error"]["code"], -32602, "{method} {part}: {r}");
+            let msg = r["error"]["message"].as_str().unwrap();
+            assert!(msg.starts_with("params.message.parts[0]"), "{msg}");
+        }
+    }
+    let r = a.rpc("message/send", send_params("still here"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
+}
+
 #[test]
 fn non_blocking_send_is_visibly_running_and_cancelable() {
     let a = Agent::start(&[("ECHO_DELAY_MS", "2000")]);

@@ -1,9 +1,11 @@
 //! JSON-RPC 2.0 and the two A2A wire generations.
 //!
 //! Invariant: no I/O and no sockets here. Bytes in, typed requests out;
-//! model values in, `serde_json::Value` out. `v03` and `v10` are the only
-//! places that know what the wire looks like.
+//! model values in, `serde_json::Value` out. `common`, `v03` and `v10` are
+//! the only places that know what the wire looks like; `v03` and `v10`
+//! share through `common` and never import each other.
 
+pub mod common;
 pub mod model;
 pub mod v03;
 pub mod v10;
@@ -315,147 +317,6 @@ pub fn error(id: &Value, err: &RpcError, version: Version) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": Value::Object(e)})
 }
 
-// ---- small decoding helpers shared by both generations -------------------
-
-/// Looks a field up by its lowerCamelCase name, then its snake_case name
-/// (protobuf JSON parsers accept both).
-pub(crate) fn field<'a>(obj: &'a Map<String, Value>, camel: &str) -> Option<&'a Value> {
-    if let Some(v) = obj.get(camel) {
-        return Some(v);
-    }
-    let snake = to_snake(camel);
-    if snake != camel {
-        obj.get(&snake)
-    } else {
-        None
-    }
-}
-
-fn to_snake(camel: &str) -> String {
-    let mut s = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            s.push('_');
-            s.push(c.to_ascii_lowercase());
-        } else {
-            s.push(c);
-        }
-    }
-    s
-}
-
-pub(crate) fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, RpcError> {
-    v.as_object()
-        .ok_or_else(|| RpcError::invalid_params(format!("{path} must be an object")))
-}
-
-pub(crate) fn params_object(params: &Value) -> Result<&Map<String, Value>, RpcError> {
-    match params {
-        Value::Object(m) => Ok(m),
-        _ => Err(RpcError::invalid_params("params are required")),
-    }
-}
-
-pub(crate) fn opt_str(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<Option<String>, RpcError> {
-    match field(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "{path}.{name} must be a string"
-        ))),
-    }
-}
-
-pub(crate) fn req_str(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<String, RpcError> {
-    match opt_str(obj, name, path)? {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(RpcError::invalid_params(format!(
-            "{path}.{name} is required (a non-empty string)"
-        ))),
-    }
-}
-
-pub(crate) fn opt_bool(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<Option<bool>, RpcError> {
-    match field(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "{path}.{name} must be a boolean"
-        ))),
-    }
-}
-
-/// A non-negative integer that fits `u32` (protobuf int32 fields may arrive
-/// as strings in JSON).
-pub(crate) fn opt_count(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<Option<usize>, RpcError> {
-    let bad = || RpcError::invalid_params(format!("{path}.{name} must be a non-negative integer"));
-    match field(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            let v = n.as_u64().ok_or_else(bad)?;
-            if v > u64::from(u32::MAX) {
-                return Err(bad());
-            }
-            Ok(Some(v as usize))
-        }
-        Some(Value::String(s)) => s
-            .parse::<u32>()
-            .map(|v| Some(v as usize))
-            .map_err(|_| bad()),
-        Some(_) => Err(bad()),
-    }
-}
-
-pub(crate) fn opt_metadata(
-    obj: &Map<String, Value>,
-    path: &str,
-) -> Result<Option<Map<String, Value>>, RpcError> {
-    match field(obj, "metadata") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m.clone())),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "{path}.metadata must be an object"
-        ))),
-    }
-}
-
-pub(crate) fn opt_str_list(
-    obj: &Map<String, Value>,
-    name: &str,
-    path: &str,
-) -> Result<Vec<String>, RpcError> {
-    match field(obj, name) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| {
-                v.as_str().map(str::to_string).ok_or_else(|| {
-                    RpcError::invalid_params(format!("{path}.{name} must be a list of strings"))
-                })
-            })
-            .collect(),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "{path}.{name} must be a list of strings"
-        ))),
-    }
-}
-
 /// Parameters of a send, in either generation.
 #[derive(Debug, Clone)]
 pub struct SendParams {
@@ -561,14 +422,5 @@ mod tests {
         );
         let e = error(&json!(1), &RpcError::task_not_found("x"), Version::V03);
         assert!(e["error"].get("data").is_none());
-    }
-
-    #[test]
-    fn snake_case_aliases() {
-        let m = json!({"context_id": "c"});
-        assert_eq!(
-            field(m.as_object().unwrap(), "contextId"),
-            Some(&json!("c"))
-        );
     }
 }
