@@ -761,13 +761,18 @@ fn stream(
 pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
     type Fixture = (Arc<State>, tiny_http::Limits);
     static FIXTURE: std::sync::OnceLock<Option<Fixture>> = std::sync::OnceLock::new();
-    let Some((state, limits)) = FIXTURE.get_or_init(fuzz_fixture) else {
+    let fixture = || in_memory_fixture(None);
+    let Some((state, limits)) = FIXTURE.get_or_init(fixture) else {
         return Vec::new();
     };
     tiny_http::serve_bytes(input, limits, &mut |rq| handle(state, rq))
 }
 
-fn fuzz_fixture() -> Option<(Arc<State>, tiny_http::Limits)> {
+/// A state as `main` builds it (default limits, echo backend unless one is
+/// given) around a server that never serves: for in-memory connections.
+fn in_memory_fixture(
+    backend: Option<Box<dyn crate::backend::Backend>>,
+) -> Option<(Arc<State>, tiny_http::Limits)> {
     use crate::service::ServiceConfig;
     let env: std::collections::HashMap<String, String> = [
         ("WORKSPACE_ID", "fuzz"),
@@ -781,7 +786,7 @@ fn fuzz_fixture() -> Option<(Arc<State>, tiny_http::Limits)> {
     let cfg = crate::config::Config::load(&env).ok()?;
     let metrics = Arc::new(Metrics::new());
     let service = Arc::new(Service::new(
-        crate::backend::build(&cfg.backend),
+        backend.unwrap_or_else(|| crate::backend::build(&cfg.backend)),
         ServiceConfig::from_config(&cfg),
         Arc::clone(&metrics),
     ));
@@ -815,6 +820,84 @@ mod tests {
         assert!(!token_matches("abd", "abc"));
         assert!(!token_matches("ab", "abc"));
         assert!(!token_matches("", "abc"));
+    }
+
+    use crate::backend::{Backend, BackendError, BackendRequest};
+    use crate::store::CancelToken;
+
+    /// A backend with a bug: it panics in `run`, or in `name` (which the
+    /// service calls outside the backend run, to word a timeout).
+    struct Buggy {
+        in_name: bool,
+    }
+
+    impl Backend for Buggy {
+        fn name(&self) -> &'static str {
+            if self.in_name {
+                panic!("bug in name");
+            }
+            "buggy"
+        }
+
+        fn run(
+            &self,
+            _: &BackendRequest<'_>,
+            _: &CancelToken,
+            _: Instant,
+            _: &mut dyn FnMut(&str),
+        ) -> Result<(), BackendError> {
+            if self.in_name {
+                return Err(BackendError::TimedOut(Duration::from_secs(1)));
+            }
+            panic!("bug in run");
+        }
+    }
+
+    /// Sends each request on a connection of its own to a state with this
+    /// backend, through the real isolation a worker uses; returns the raw
+    /// answers.
+    fn serve(backend: Buggy, requests: &[Vec<u8>]) -> Vec<String> {
+        crate::panics::install_hook();
+        let (state, limits) = in_memory_fixture(Some(Box::new(backend))).unwrap();
+        requests
+            .iter()
+            .map(|r| {
+                let out = tiny_http::serve_bytes(r, &limits, &mut |rq| handle_isolated(&state, rq));
+                String::from_utf8_lossy(&out).to_string()
+            })
+            .collect()
+    }
+
+    fn send() -> Vec<u8> {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"role":"user","messageId":"m","parts":[{"text":"x"}]}}}"#;
+        format!(
+            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    const CARD: &[u8] = b"GET /.well-known/agent-card.json HTTP/1.1\r\n\r\n";
+
+    #[test]
+    fn a_backend_that_panics_fails_its_task_and_frees_its_slot() {
+        // more sends than MAX_CONCURRENT_TASKS: a leaked slot would show
+        let answers = serve(Buggy { in_name: false }, &vec![send(); 40]);
+        for a in answers {
+            assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+            assert!(a.contains(r#""state":"failed""#), "{a}");
+            assert!(a.contains("crashed"), "{a}");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_a_worker_costs_one_request() {
+        let card = CARD.to_vec();
+        let answers = serve(Buggy { in_name: true }, &[send(), send(), send(), card]);
+        for a in &answers[..3] {
+            assert!(a.starts_with("HTTP/1.1 500"), "{a}");
+        }
+        assert!(answers[3].starts_with("HTTP/1.1 200"), "{}", answers[3]);
     }
 
     #[test]
