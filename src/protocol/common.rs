@@ -491,65 +491,6 @@ pub fn decode_task_ref(params: &Value) -> Result<TaskRef, RpcError> {
     })
 }
 
-// ---- encoding around the parts -------------------------------------------------
-
-/// A message around its parts: `kind` is `Some("message")` for 0.3.
-pub(crate) fn encode_message_with(
-    m: &Message,
-    kind: Option<&str>,
-    role: &str,
-    encode_part: fn(&Part) -> Value,
-) -> Value {
-    let mut o = Map::new();
-    if let Some(k) = kind {
-        o.insert("kind".into(), Value::from(k));
-    }
-    o.insert("messageId".into(), Value::from(m.message_id.as_str()));
-    o.insert("role".into(), Value::from(role));
-    o.insert(
-        "parts".into(),
-        Value::Array(m.parts.iter().map(encode_part).collect()),
-    );
-    if let Some(c) = &m.context_id {
-        o.insert("contextId".into(), Value::from(c.as_str()));
-    }
-    if let Some(t) = &m.task_id {
-        o.insert("taskId".into(), Value::from(t.as_str()));
-    }
-    if !m.reference_task_ids.is_empty() {
-        o.insert(
-            "referenceTaskIds".into(),
-            Value::from(m.reference_task_ids.clone()),
-        );
-    }
-    if !m.extensions.is_empty() {
-        o.insert("extensions".into(), Value::from(m.extensions.clone()));
-    }
-    if let Some(md) = &m.metadata {
-        o.insert("metadata".into(), Value::Object(md.clone()));
-    }
-    Value::Object(o)
-}
-
-pub(crate) fn encode_artifact_with(a: &Artifact, encode_part: fn(&Part) -> Value) -> Value {
-    let mut o = Map::new();
-    o.insert("artifactId".into(), Value::from(a.artifact_id.as_str()));
-    if let Some(n) = &a.name {
-        o.insert("name".into(), Value::from(n.as_str()));
-    }
-    if let Some(d) = &a.description {
-        o.insert("description".into(), Value::from(d.as_str()));
-    }
-    o.insert(
-        "parts".into(),
-        Value::Array(a.parts.iter().map(encode_part).collect()),
-    );
-    if let Some(md) = &a.metadata {
-        o.insert("metadata".into(), Value::Object(md.clone()));
-    }
-    Value::Object(o)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod common;
 pub mod model;
 pub mod v03;
 pub mod v10;
+pub mod wire;
 
 use serde_json::{json, Map, Value};
 

@@ -2,10 +2,11 @@
 //! results returned bare. What the Molecule platform and most deployed
 //! clients speak.
 
-use super::common::{encode_artifact_with, encode_message_with, role_name, state_name};
+use super::common::{role_name, state_name};
 use super::model::*;
+use super::wire::{to_value, wire};
 use super::Version;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 pub fn role_str(r: Role) -> &'static str {
     role_name(r, Version::V03)
@@ -15,125 +16,36 @@ pub fn state_str(s: TaskState) -> &'static str {
     state_name(s, Version::V03)
 }
 
-// ---- encoding --------------------------------------------------------------
+// ---- encoding: the views in `wire`, as `Value`s ------------------------------
 
 pub fn encode_part(p: &Part) -> Value {
-    let mut o = Map::new();
-    match &p.content {
-        PartContent::Text(t) => {
-            o.insert("kind".into(), json!("text"));
-            o.insert("text".into(), json!(t));
-        }
-        PartContent::File {
-            content,
-            name,
-            media_type,
-        } => {
-            o.insert("kind".into(), json!("file"));
-            let mut f = Map::new();
-            match content {
-                FileContent::Bytes(b) => f.insert("bytes".into(), json!(b)),
-                FileContent::Uri(u) => f.insert("uri".into(), json!(u)),
-            };
-            if let Some(n) = name {
-                f.insert("name".into(), json!(n));
-            }
-            if let Some(m) = media_type {
-                f.insert("mimeType".into(), json!(m));
-            }
-            o.insert("file".into(), Value::Object(f));
-        }
-        PartContent::Data(d) => {
-            o.insert("kind".into(), json!("data"));
-            o.insert("data".into(), d.clone());
-        }
-    }
-    if let Some(m) = &p.metadata {
-        o.insert("metadata".into(), Value::Object(m.clone()));
-    }
-    Value::Object(o)
+    to_value(&wire(p, Version::V03))
 }
 
 pub fn encode_message(m: &Message) -> Value {
-    encode_message_with(m, Some("message"), role_str(m.role), encode_part)
+    to_value(&wire(m, Version::V03))
 }
 
 pub fn encode_status(s: &TaskStatus) -> Value {
-    let mut o = Map::new();
-    o.insert("state".into(), json!(state_str(s.state)));
-    if let Some(m) = &s.message {
-        o.insert("message".into(), encode_message(m));
-    }
-    o.insert("timestamp".into(), json!(s.timestamp));
-    Value::Object(o)
+    to_value(&wire(s, Version::V03))
 }
 
 pub fn encode_task(t: &Task) -> Value {
-    let mut o = Map::new();
-    o.insert("kind".into(), json!("task"));
-    o.insert("id".into(), json!(t.id));
-    o.insert("contextId".into(), json!(t.context_id));
-    o.insert("status".into(), encode_status(&t.status));
-    o.insert(
-        "history".into(),
-        Value::Array(t.history.iter().map(encode_message).collect()),
-    );
-    o.insert(
-        "artifacts".into(),
-        Value::Array(
-            t.artifacts
-                .iter()
-                .map(|a| encode_artifact_with(a, encode_part))
-                .collect(),
-        ),
-    );
-    if let Some(md) = &t.metadata {
-        o.insert("metadata".into(), Value::Object(md.clone()));
-    }
-    Value::Object(o)
+    to_value(&wire(t, Version::V03))
 }
 
 pub fn encode_event(e: &TaskEvent) -> Value {
-    match e {
-        TaskEvent::Status {
-            task_id,
-            context_id,
-            status,
-            is_final,
-        } => json!({
-            "kind": "status-update",
-            "taskId": task_id,
-            "contextId": context_id,
-            "status": encode_status(status),
-            "final": is_final,
-        }),
-        TaskEvent::Artifact {
-            task_id,
-            context_id,
-            artifact,
-            append,
-            last_chunk,
-        } => json!({
-            "kind": "artifact-update",
-            "taskId": task_id,
-            "contextId": context_id,
-            "artifact": encode_artifact_with(artifact, encode_part),
-            "append": append,
-            "lastChunk": last_chunk,
-        }),
-    }
+    to_value(&wire(e, Version::V03))
 }
 
 pub fn encode_send_result(r: &SendResult) -> Value {
-    match r {
-        SendResult::Task(t) => encode_task(t),
-        SendResult::Message(m) => encode_message(m),
-    }
+    to_value(&wire(r, Version::V03))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::protocol::common::decode_message;
     use crate::protocol::DecodeLimits;
 

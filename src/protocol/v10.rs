@@ -3,12 +3,12 @@
 //! `{"text"}` / `{"raw"}` / `{"url"}` / `{"data"}`, no `kind`.
 
 use super::common::{
-    encode_artifact_with, encode_message_with, opt_bool, opt_count, opt_str, params_object,
-    parse_state, role_name, state_name,
+    opt_bool, opt_count, opt_str, params_object, parse_state, role_name, state_name,
 };
 use super::model::*;
+use super::wire::{to_value, wire};
 use super::{ListParams, RpcError, Version};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub fn role_str(r: Role) -> &'static str {
     role_name(r, Version::V10)
@@ -65,124 +65,36 @@ pub fn decode_list(params: &Value) -> Result<ListParams, RpcError> {
     })
 }
 
-// ---- encoding --------------------------------------------------------------
+// ---- encoding: the views in `wire`, as `Value`s ------------------------------
 
 pub fn encode_part(p: &Part) -> Value {
-    let mut o = Map::new();
-    match &p.content {
-        PartContent::Text(t) => {
-            o.insert("text".into(), json!(t));
-        }
-        PartContent::File {
-            content,
-            name,
-            media_type,
-        } => {
-            match content {
-                FileContent::Bytes(b) => o.insert("raw".into(), json!(b)),
-                FileContent::Uri(u) => o.insert("url".into(), json!(u)),
-            };
-            if let Some(n) = name {
-                o.insert("filename".into(), json!(n));
-            }
-            if let Some(m) = media_type {
-                o.insert("mediaType".into(), json!(m));
-            }
-        }
-        PartContent::Data(d) => {
-            o.insert("data".into(), d.clone());
-        }
-    }
-    if let Some(m) = &p.metadata {
-        o.insert("metadata".into(), Value::Object(m.clone()));
-    }
-    Value::Object(o)
+    to_value(&wire(p, Version::V10))
 }
 
 pub fn encode_message(m: &Message) -> Value {
-    encode_message_with(m, None, role_str(m.role), encode_part)
+    to_value(&wire(m, Version::V10))
 }
 
 pub fn encode_status(s: &TaskStatus) -> Value {
-    let mut o = Map::new();
-    o.insert("state".into(), json!(state_str(s.state)));
-    if let Some(m) = &s.message {
-        o.insert("message".into(), encode_message(m));
-    }
-    o.insert("timestamp".into(), json!(s.timestamp));
-    Value::Object(o)
+    to_value(&wire(s, Version::V10))
 }
 
 pub fn encode_task(t: &Task) -> Value {
-    let mut o = Map::new();
-    o.insert("id".into(), json!(t.id));
-    o.insert("contextId".into(), json!(t.context_id));
-    o.insert("status".into(), encode_status(&t.status));
-    if !t.artifacts.is_empty() {
-        o.insert(
-            "artifacts".into(),
-            Value::Array(
-                t.artifacts
-                    .iter()
-                    .map(|a| encode_artifact_with(a, encode_part))
-                    .collect(),
-            ),
-        );
-    }
-    if !t.history.is_empty() {
-        o.insert(
-            "history".into(),
-            Value::Array(t.history.iter().map(encode_message).collect()),
-        );
-    }
-    if let Some(md) = &t.metadata {
-        o.insert("metadata".into(), Value::Object(md.clone()));
-    }
-    Value::Object(o)
+    to_value(&wire(t, Version::V10))
 }
 
 pub fn encode_event(e: &TaskEvent) -> Value {
-    match e {
-        TaskEvent::Status {
-            task_id,
-            context_id,
-            status,
-            ..
-        } => json!({"statusUpdate": {
-            "taskId": task_id,
-            "contextId": context_id,
-            "status": encode_status(status),
-        }}),
-        TaskEvent::Artifact {
-            task_id,
-            context_id,
-            artifact,
-            append,
-            last_chunk,
-        } => json!({"artifactUpdate": {
-            "taskId": task_id,
-            "contextId": context_id,
-            "artifact": encode_artifact_with(artifact, encode_part),
-            "append": append,
-            "lastChunk": last_chunk,
-        }}),
-    }
+    to_value(&wire(e, Version::V10))
 }
 
 pub fn encode_send_result(r: &SendResult) -> Value {
-    // moved into a map: `json!` would serialize a deep copy of the task
-    let (key, v) = match r {
-        SendResult::Task(t) => ("task", encode_task(t)),
-        SendResult::Message(m) => ("message", encode_message(m)),
-    };
-    let mut o = Map::new();
-    o.insert(key.into(), v);
-    Value::Object(o)
+    to_value(&wire(r, Version::V10))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn list_params_validation() {
