@@ -211,6 +211,7 @@ fn connection_limits(l: &crate::config::Limits) -> tiny_http::Limits {
         read_timeout: Some(l.idle_timeout),
         write_timeout: Some(l.idle_timeout),
         header_timeout: Some(l.header_timeout),
+        body_timeout: Some(l.body_timeout),
         max_header_bytes: l.max_header_bytes,
         max_headers: l.max_headers,
     }

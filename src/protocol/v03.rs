@@ -45,9 +45,9 @@ pub fn encode_send_result(r: &SendResult) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::protocol::common::decode_message;
     use crate::protocol::DecodeLimits;
+    use serde_json::json;
 
     #[test]
     fn message_round_trip() {
