@@ -512,7 +512,7 @@ fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
     respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
 }
 
-fn serve_a2a(state: &Arc<State>, mut rq: Request) {
+fn serve_a2a(state: &Arc<State>, rq: Request) {
     if let Some(expected) = &state.auth_token {
         let given = request_header(&rq, "Authorization")
             .and_then(|v| {
@@ -546,6 +546,59 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
             return rpc_reply(state, rq, &Value::Null, &e, reply_version);
         }
     }
+    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
+    // call itself may be long: both happen under the workers' share, so the
+    // card and health checks always find a free worker.
+    run_long(state, rq, reply_version, move |state, rq| {
+        read_and_answer(state, rq, header_version, reply_version)
+    });
+}
+
+/// Runs `work` on this worker if a long-request slot frees up within
+/// LONG_SLOT_WAIT, else on an overflow thread (at most
+/// MAX_OVERFLOW_THREADS; past that the client gets 503).
+fn run_long(
+    state: &Arc<State>,
+    rq: Request,
+    reply_version: Version,
+    work: impl FnOnce(&State, Request) + Send + 'static,
+) {
+    if let Some(_slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
+        return work(state, rq);
+    }
+    if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
+        state.overflow.fetch_sub(1, Ordering::SeqCst);
+        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
+        let e = RpcError::internal("agent busy: too many long requests at once; retry shortly");
+        let body =
+            crate::protocol::wire::to_bytes(&protocol::error(&Value::Null, &e, reply_version), 0);
+        let resp = json_bytes(503, body, &[("Retry-After", "1")]);
+        return respond(state, rq, Route::A2a, resp);
+    }
+    let st = Arc::clone(state);
+    let spawned = std::thread::Builder::new()
+        .name("a2a-overflow".into())
+        .spawn(move || {
+            let _count = CountGuard(&st.overflow);
+            let doing = Answering(Method::Post, Route::A2a);
+            crate::panics::isolate(&doing, || work(&st, rq));
+        });
+    if let Err(e) = spawned {
+        // the closure, and the request in it, are gone: the client sees the
+        // connection close; make the refusal count
+        state.overflow.fetch_sub(1, Ordering::SeqCst);
+        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
+        log::warn!("cannot start a thread for a long request: {e}");
+    }
+}
+
+/// Reads the body, decodes the call and answers it.
+fn read_and_answer(
+    state: &State,
+    mut rq: Request,
+    header_version: Option<Version>,
+    reply_version: Version,
+) {
     let body = match read_body(
         &mut rq,
         state.max_body,
@@ -553,42 +606,7 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
         state.body_timeout,
     ) {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            let msg = format!("request body is larger than {} bytes", state.max_body);
-            respond(
-                state,
-                rq,
-                Route::A2a,
-                plain_error(413, &msg, &[("Connection", "close")]),
-            );
-            return;
-        }
-        Err(BodyError::TimedOut) => {
-            respond(
-                state,
-                rq,
-                Route::A2a,
-                plain_error(
-                    408,
-                    "request body not received in time",
-                    &[("Connection", "close")],
-                ),
-            );
-            return;
-        }
-        Err(BodyError::Broken(e)) => {
-            respond(
-                state,
-                rq,
-                Route::A2a,
-                plain_error(
-                    400,
-                    &format!("request body unreadable: {e}"),
-                    &[("Connection", "close")],
-                ),
-            );
-            return;
-        }
+        Err(e) => return respond(state, rq, Route::A2a, body_error(state, e)),
     };
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
@@ -600,65 +618,24 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
     };
     if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
         let e = RpcError::internal("the agent is shutting down; retry against its replacement");
-        let body = protocol::error(&req.id, &e, reply_version)
-            .to_string()
-            .into_bytes();
-        respond(
-            state,
-            rq,
-            Route::A2a,
-            json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]),
-        );
-        return;
+        let body = crate::protocol::wire::to_bytes(&protocol::error(&req.id, &e, reply_version), 0);
+        let resp = json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]);
+        return respond(state, rq, Route::A2a, resp);
     }
-    // Long requests hold this worker; keep a couple free for health checks.
-    let long = matches!(
-        protocol::Method::from_name(&req.method),
-        Some((
-            protocol::Method::Send | protocol::Method::Stream | protocol::Method::Subscribe,
-            _
-        ))
-    );
-    if !long {
-        return answer(state, rq, req, header_version);
-    }
-    // A fast backend frees a slot within microseconds; with a slow one the
-    // request goes to an overflow thread after LONG_SLOT_WAIT.
-    if let Some(_slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
-        return answer(state, rq, req, header_version);
-    }
-    // Every worker but the reserve is busy with long requests: run this one
-    // on its own thread so the workers stay free for the card and health
-    // checks. Backend runs stay bounded by MAX_CONCURRENT_TASKS in service.
-    if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
-        state.overflow.fetch_sub(1, Ordering::SeqCst);
-        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
-        let e = RpcError::internal("agent busy: too many long requests at once; retry shortly");
-        let body = protocol::error(&req.id, &e, reply_version)
-            .to_string()
-            .into_bytes();
-        return respond(
-            state,
-            rq,
-            Route::A2a,
-            json_bytes(503, body, &[("Retry-After", "1")]),
-        );
-    }
-    let st = Arc::clone(state);
-    let id = req.id.clone();
-    let spawned = std::thread::Builder::new()
-        .name("a2a-overflow".into())
-        .spawn(move || {
-            let _count = CountGuard(&st.overflow);
-            let doing = Answering(Method::Post, Route::A2a);
-            crate::panics::isolate(&doing, || answer(&st, rq, req, header_version));
-        });
-    if let Err(e) = spawned {
-        // the closure, and the request in it, are gone: the client sees the
-        // connection close; make the refusal count
-        state.overflow.fetch_sub(1, Ordering::SeqCst);
-        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
-        log::warn!("cannot start a thread for request {id}: {e}");
+    answer(state, rq, req, header_version);
+}
+
+/// The answer to a body that could not be read; each closes the connection
+/// (what is left of the body is unread).
+fn body_error(state: &State, e: BodyError) -> Response<std::io::Cursor<Vec<u8>>> {
+    let close = [("Connection", "close")];
+    match e {
+        BodyError::TooLarge => {
+            let msg = format!("request body is larger than {} bytes", state.max_body);
+            plain_error(413, &msg, &close)
+        }
+        BodyError::TimedOut => plain_error(408, "request body not received in time", &close),
+        BodyError::Broken(e) => plain_error(400, &format!("request body unreadable: {e}"), &close),
     }
 }
 
@@ -666,12 +643,8 @@ fn serve_a2a(state: &Arc<State>, mut rq: Request) {
 fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
     let reply = state.service.handle(req, header_version);
     match reply {
-        Reply::Json(v) => {
-            let bytes = into_bytes(v);
-            respond(state, rq, Route::A2a, json_bytes(200, bytes, &[]))
-        }
-        Reply::Busy(v) => {
-            let bytes = into_bytes(v);
+        Reply::Json(bytes) => respond(state, rq, Route::A2a, json_bytes(200, bytes, &[])),
+        Reply::Busy(bytes) => {
             let resp = json_bytes(503, bytes, &[("Retry-After", "1")]);
             respond(state, rq, Route::A2a, resp)
         }
@@ -685,13 +658,6 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
             stream(rq, &id, version, first, events);
         }
     }
-}
-
-/// Serializes and frees the value, so the reply is not held twice while it
-/// is written.
-fn into_bytes(v: Value) -> Vec<u8> {
-    // a Value always serializes; an empty body would be a 200 with nothing
-    serde_json::to_vec(&v).unwrap_or_default()
 }
 
 /// Writes one chunk of a chunked body and flushes it, so the client sees

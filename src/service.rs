@@ -8,6 +8,7 @@
 use crate::backend::{Backend, BackendError, BackendRequest};
 use crate::metrics::Metrics;
 use crate::protocol::model::*;
+use crate::protocol::wire::{to_bytes, wire, Success};
 use crate::protocol::{
     self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
@@ -21,10 +22,10 @@ use std::time::{Duration, Instant};
 
 /// What to send back.
 pub enum Reply {
-    /// a complete JSON-RPC response, HTTP 200
-    Json(Value),
+    /// a complete JSON-RPC response, HTTP 200, already serialized
+    Json(Vec<u8>),
     /// every task slot is busy: HTTP 503 with `Retry-After`, JSON-RPC error body
-    Busy(Value),
+    Busy(Vec<u8>),
     /// server-sent events: `first` is the first result, then each event
     Stream {
         id: Value,
@@ -117,7 +118,7 @@ impl Service {
             );
             self.metrics
                 .a2a_request("invalid", started.elapsed(), false, None);
-            return Reply::Json(protocol::error(&req.id, &e, version));
+            return Reply::Json(to_bytes(&protocol::error(&req.id, &e, version), 0));
         };
         let version = header.unwrap_or(named);
         let result = self.dispatch(method, version, &mut req);
@@ -140,7 +141,7 @@ impl Service {
                 let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
                 self.metrics
                     .a2a_request(label, started.elapsed(), false, counts);
-                Reply::Json(protocol::error(&req.id, &e, version))
+                Reply::Json(to_bytes(&protocol::error(&req.id, &e, version), 0))
             }
         }
     }
@@ -151,7 +152,8 @@ impl Service {
         version: Version,
         req: &mut RpcRequest,
     ) -> Result<Reply, RpcError> {
-        let ok = |v: Value| Ok(Reply::Json(protocol::success(&req.id, v)));
+        let ok = |v: Value| Ok(Reply::Json(to_bytes(&protocol::success(&req.id, v), 0)));
+        let task_reply = |t: &Task| success_bytes(&req.id, wire(t, version), t.approx_bytes());
         match method {
             Method::Send | Method::Stream => {
                 let p = self.decode_send(std::mem::take(&mut req.params))?;
@@ -159,8 +161,8 @@ impl Service {
             }
             Method::GetTask => {
                 let r = common::decode_task_ref(&req.params)?;
-                let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
-                ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
+                let t = self.store.read(&r.id, r.history_length, task_reply);
+                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
             Method::ListTasks => {
                 let p = v10::decode_list(&req.params)?;
@@ -176,8 +178,8 @@ impl Service {
             Method::Cancel => {
                 let r = common::decode_task_ref(&req.params)?;
                 self.cancel(&r.id)?;
-                let t = self.store.read(&r.id, r.history_length, |t| encode_task(t, version));
-                ok(t.ok_or_else(|| RpcError::task_not_found(&r.id))?)
+                let t = self.store.read(&r.id, r.history_length, task_reply);
+                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
             Method::Subscribe => {
                 let r = common::decode_task_ref(&req.params)?;
@@ -283,12 +285,15 @@ impl Service {
                 "agent busy: {} tasks already running (MAX_CONCURRENT_TASKS); retry shortly",
                 self.slots.max()
             ));
-            return Ok(Reply::Busy(protocol::error(id, &e, version)));
+            return Ok(Reply::Busy(to_bytes(&protocol::error(id, &e, version), 0)));
         };
         // The backend's copy of the text; the message itself moves into the store.
         let text = p.message.text();
         let (task_id, cancel) = self.start_task(p.message, &text)?;
-        let encode = |t: &Task| encode_result(&SendResult::Task(t), version);
+        let encode = |t: &Task| {
+            let result = SendResult::Task(t);
+            success_bytes(id, wire(&result, version), t.approx_bytes())
+        };
 
         if streaming {
             let (first, rx) = self
@@ -309,7 +314,7 @@ impl Service {
                 .read(&task_id, p.history_length, encode)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
             self.spawn_run(permit, task_id, text, cancel)?;
-            return Ok(Reply::Json(protocol::success(id, result)));
+            return Ok(Reply::Json(result));
         }
         // Blocking: run right here on the worker thread; no thread spawned.
         self.run(&task_id, &text, &cancel);
@@ -320,7 +325,7 @@ impl Service {
             .store
             .read(&task_id, p.history_length, encode)
             .ok_or_else(|| RpcError::internal("task was evicted"))?;
-        Ok(Reply::Json(protocol::success(id, result)))
+        Ok(Reply::Json(result))
     }
 
     /// Creates a task, or continues the one the message names. `text` is
@@ -505,6 +510,11 @@ pub fn encode_task(t: &Task, v: Version) -> Value {
     }
 }
 
+/// A JSON-RPC success written straight from the model to bytes.
+fn success_bytes<R: serde::Serialize>(id: &Value, result: R, size_hint: usize) -> Vec<u8> {
+    to_bytes(&Success { id, result }, size_hint)
+}
+
 fn encode_result(r: &SendResult, v: Version) -> Value {
     match v {
         Version::V03 => v03::encode_send_result(r),
@@ -550,7 +560,7 @@ mod tests {
             params,
         };
         match s.handle(req, None) {
-            Reply::Json(v) | Reply::Busy(v) => v,
+            Reply::Json(b) | Reply::Busy(b) => serde_json::from_slice(&b).unwrap(),
             Reply::Stream { first, .. } => first,
         }
     }
