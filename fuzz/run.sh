@@ -13,15 +13,26 @@ cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 TARGETS=${FUZZ_TARGETS:-"http_connection jsonrpc_request message_decoders sse_line"}
+# build first: a target that does not build must fail the run, not pass as
+# "no crash" (the run's output is filtered below)
 for t in $TARGETS; do
-  mkdir -p "fuzz/corpus/$t"
+  cargo fuzz build "$t"
+done
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+for t in $TARGETS; do
+  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   cp -n fuzz/regressions/$t/* "fuzz/corpus/$t/" 2>/dev/null || true
   echo "== fuzz $t for ${SECS}s"
   dict=()
   [[ -f "fuzz/$t.dict" ]] && dict=("-dict=fuzz/$t.dict")
-  cargo fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 "${dict[@]}" 2>&1 \
-    | grep -E "^(#[0-9]+\s+(DONE|INITED)|==|SUMMARY|Done)|panicked|ERROR" || true
-  if [[ -n "$(ls -A fuzz/artifacts/$t 2>/dev/null)" ]]; then
+  # the binary built above, so edits made meanwhile cannot change what runs
+  set +e
+  "fuzz/target/$TRIPLE/release/$t" "fuzz/corpus/$t" -artifact_prefix="fuzz/artifacts/$t/" \
+    -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 "${dict[@]}" 2>&1 \
+    | grep -E "^(#[0-9]+\s+(DONE|INITED)|==|SUMMARY|Done)|panicked|ERROR"
+  status=${PIPESTATUS[0]}
+  set -e
+  if [[ $status -ne 0 || -n "$(ls -A fuzz/artifacts/$t 2>/dev/null)" ]]; then
     echo "fuzz: $t found a crash: fuzz/artifacts/$t" >&2
     exit 1
   fi
