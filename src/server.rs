@@ -327,8 +327,19 @@ fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
     }
 }
 
+/// The path of the request target, also in absolute form
+/// (`http://host/path`), which RFC 9112 3.2.2 says a server must accept.
 fn path_of(rq: &Request) -> &str {
-    rq.url().split(['?', '#']).next().unwrap_or("")
+    let target = rq.url();
+    let target = match target.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            rest.find('/').map_or("/", |i| &rest[i..])
+        }
+        _ => target,
+    };
+    target.split(['?', '#']).next().unwrap_or("")
 }
 
 fn handle(state: &Arc<State>, rq: Request) {
@@ -838,13 +849,13 @@ mod tests {
     fn send() -> Vec<u8> {
         let body = r#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{"message":{"role":"user","messageId":"m","parts":[{"text":"x"}]}}}"#;
         format!(
-            "POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .into_bytes()
     }
 
-    const CARD: &[u8] = b"GET /.well-known/agent-card.json HTTP/1.1\r\n\r\n";
+    const CARD: &[u8] = b"GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\n\r\n";
 
     #[test]
     fn a_backend_that_panics_fails_its_task_and_frees_its_slot() {

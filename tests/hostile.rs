@@ -91,10 +91,16 @@ fn header_attacks() {
     }
     many.push_str("\r\n");
     assert!(raw(a.port, many.as_bytes(), Duration::from_secs(5)).starts_with("HTTP/1.1 431"));
-    let dup = "GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nHost: y\r\nA2A-Version: 1.0\r\nA2A-Version: 0.3\r\nConnection: close\r\n\r\n";
+    // two Hosts could be read differently by a proxy and by us: RFC 9112 3.2
+    let dup_host = "GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n";
+    assert!(raw(a.port, dup_host.as_bytes(), Duration::from_secs(5)).starts_with("HTTP/1.1 400"));
+    let no_host = "GET /.well-known/agent-card.json HTTP/1.1\r\n\r\n";
+    assert!(raw(a.port, no_host.as_bytes(), Duration::from_secs(5)).starts_with("HTTP/1.1 400"));
+    let dup = "GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nA2A-Version: 1.0\r\nA2A-Version: 0.3\r\nConnection: close\r\n\r\n";
     assert!(raw(a.port, dup.as_bytes(), Duration::from_secs(5)).starts_with("HTTP/1.1 200"));
     let conflicting = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{\"a\":";
-    let _ = raw(a.port, conflicting.as_bytes(), Duration::from_secs(4));
+    let out = raw(a.port, conflicting.as_bytes(), Duration::from_secs(4));
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     // a TLS hello on the plain port: answered 400 or closed, never a hang
     let tls = raw(
         a.port,

@@ -242,3 +242,62 @@ fn only_http_1_is_spoken() {
     assert!(has_close(&out));
     survives(&a);
 }
+
+#[test]
+fn slow_bodies_hold_long_slots_not_the_health_check_workers() {
+    let a = agent(&[("WORKERS", "4"), ("BODY_TIMEOUT_SECS", "10")]);
+    // more slow bodies than workers: each would hold its worker for the
+    // body timeout if bodies were read outside the long-request share
+    let mut drips: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+            s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+                .unwrap();
+            s
+        })
+        .collect();
+    for _ in 0..4 {
+        for s in &mut drips {
+            let _ = s.write_all(b" ");
+        }
+        survives(&a);
+    }
+}
+
+#[test]
+fn small_protocol_edges() {
+    let a = agent(&[]);
+    // HTTP/1.0: no 100 Continue (a 1.0 client would take it as the answer),
+    // and keep-alive is said out loud
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"id":"x"}}"#;
+    let req = format!(
+        "POST / HTTP/1.0\r\nExpect: 100-continue\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let out = raw(a.port, req.as_bytes(), Duration::from_secs(3));
+    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    assert!(!out.contains(" 100 "), "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("connection: keep-alive"),
+        "{out}"
+    );
+    // no Content-Length on 204 and 304
+    let out = raw(
+        a.port,
+        b"OPTIONS / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert!(out.starts_with("HTTP/1.1 204"), "{out}");
+    assert!(
+        !out.to_ascii_lowercase().contains("content-length"),
+        "{out}"
+    );
+    // absolute-form targets are routed by their path
+    let out = raw(
+        a.port,
+        b"GET http://agent.local/.well-known/agent-card.json HTTP/1.1\r\nHost: agent.local\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    );
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    survives(&a);
+}
