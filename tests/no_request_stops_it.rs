@@ -301,3 +301,26 @@ fn small_protocol_edges() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     survives(&a);
 }
+
+#[test]
+fn silent_connections_give_their_place_back_after_the_header_timeout() {
+    let a = agent(&[
+        ("MAX_CONNECTIONS", "8"),
+        ("HEADER_TIMEOUT_SECS", "1"),
+        ("IDLE_TIMEOUT_SECS", "10"),
+    ]);
+    let silent: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(("127.0.0.1", a.port)).unwrap())
+        .collect();
+    // the cap is reached: new clients get 503 until the silent ones are
+    // dropped after the header timeout, not after the idle timeout
+    let served = eventually(Duration::from_secs(4), || {
+        matches!(
+            http(a.port, "GET", "/.well-known/agent-card.json", &[], b""),
+            Ok((200, _, _))
+        )
+    });
+    assert!(served, "still refused after 4 s");
+    drop(silent);
+    survives(&a);
+}
