@@ -8,13 +8,13 @@
 use crate::backend::{Backend, BackendError, BackendRequest};
 use crate::metrics::Metrics;
 use crate::protocol::model::*;
-use crate::protocol::wire::{to_bytes, wire, Success};
+use crate::protocol::wire::{to_bytes, wire, Success, TaskList};
 use crate::protocol::{
     self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
 use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -152,7 +152,6 @@ impl Service {
         version: Version,
         req: &mut RpcRequest,
     ) -> Result<Reply, RpcError> {
-        let ok = |v: Value| Ok(Reply::Json(to_bytes(&protocol::success(&req.id, v), 0)));
         let task_reply = |t: &Task| success_bytes(&req.id, wire(t, version), t.approx_bytes());
         match method {
             Method::Send | Method::Stream => {
@@ -167,13 +166,15 @@ impl Service {
             Method::ListTasks => {
                 let p = v10::decode_list(&req.params)?;
                 let page = self.store.list(&p).map_err(RpcError::invalid_params)?;
-                let size = p.page_size.unwrap_or(v10::DEFAULT_PAGE_SIZE);
-                ok(json!({
-                    "tasks": page.tasks.iter().map(|t| encode_task(t, version)).collect::<Vec<_>>(),
-                    "nextPageToken": page.next_page_token,
-                    "pageSize": size,
-                    "totalSize": page.total_size,
-                }))
+                let list = TaskList {
+                    tasks: &page.tasks,
+                    next_page_token: &page.next_page_token,
+                    page_size: p.page_size.unwrap_or(v10::DEFAULT_PAGE_SIZE),
+                    total_size: page.total_size,
+                    v: version,
+                };
+                let hint = page.tasks.iter().map(Task::approx_bytes).sum();
+                Ok(Reply::Json(success_bytes(&req.id, list, hint)))
             }
             Method::Cancel => {
                 let r = common::decode_task_ref(&req.params)?;
@@ -538,6 +539,7 @@ pub fn encode_event(e: &TaskEvent, v: Version) -> Value {
 mod tests {
     use super::*;
     use crate::backend::EchoBackend;
+    use serde_json::json;
 
     fn service(delay_ms: u64) -> Arc<Service> {
         Arc::new(Service::new(

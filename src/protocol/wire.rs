@@ -288,6 +288,26 @@ impl Serialize for Wire<'_, SendResult<'_>> {
     }
 }
 
+/// A `ListTasks` result: a page of tasks and where the next one starts.
+pub struct TaskList<'a> {
+    pub tasks: &'a [Task],
+    pub next_page_token: &'a str,
+    pub page_size: usize,
+    pub total_size: usize,
+    pub v: Version,
+}
+
+impl Serialize for TaskList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("tasks", &Seq(self.tasks, self.v))?;
+        m.serialize_entry("nextPageToken", self.next_page_token)?;
+        m.serialize_entry("pageSize", &self.page_size)?;
+        m.serialize_entry("totalSize", &self.total_size)?;
+        m.end()
+    }
+}
+
 /// A JSON-RPC success around any result.
 pub struct Success<'a, R> {
     pub id: &'a Value,
