@@ -34,6 +34,8 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("OPENAI_SYSTEM_PROMPT", "(none)", "openai backend: system prompt"),
     ("OPENAI_HISTORY_MESSAGES", "20", "openai backend: messages of a context's conversation kept"),
     ("AGENT_COMMAND", "(none)", "command backend: program and arguments, split like a shell would but run without one"),
+    ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
+    ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
     ("AGENT_WEBHOOK_URL", "(none)", "http backend: URL that gets {text, task_id, context_id} and answers {text}"),
     ("A2A_AUTH_TOKEN", "(none)", "when set, A2A routes require `Authorization: Bearer <token>` (standalone use: the platform proxy forwards no auth)"),
     ("A2A_AUTH_TOKEN_FILE", "(none)", "file holding A2A_AUTH_TOKEN"),
@@ -62,11 +64,38 @@ pub struct OpenAiConfig {
     pub max_history_messages: usize,
 }
 
+/// The environment the command backend's program gets: the agent's own
+/// minus anything secret, decided once here.
+#[derive(Clone, Default, PartialEq)]
+pub struct ChildEnv {
+    pub vars: Vec<(String, String)>,
+    /// names only, for the start-up log
+    pub withheld: Vec<String>,
+}
+
+impl std::fmt::Debug for ChildEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ChildEnv")
+            .field("vars", &names)
+            .field("withheld", &self.withheld)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandConfig {
+    pub argv: Vec<String>,
+    pub env: ChildEnv,
+    /// (uid, gid) to run the program as; needs the agent to start as root
+    pub user: Option<(u32, u32)>,
+}
+
 #[derive(Debug, Clone)]
 pub enum BackendConfig {
     Echo { delay: Duration },
     OpenAi(OpenAiConfig),
-    Command { argv: Vec<String> },
+    Command(CommandConfig),
     Webhook { url: String },
 }
 
@@ -75,7 +104,7 @@ impl BackendConfig {
         match self {
             BackendConfig::Echo { .. } => "echo",
             BackendConfig::OpenAi(_) => "openai",
-            BackendConfig::Command { .. } => "command",
+            BackendConfig::Command(_) => "command",
             BackendConfig::Webhook { .. } => "http",
         }
     }
@@ -149,6 +178,8 @@ impl std::fmt::Display for ConfigError {
 /// Where values come from: the process environment, or a map in tests.
 pub trait Env {
     fn get(&self, name: &str) -> Option<String>;
+    /// every variable; names or values that are not UTF-8 are left out
+    fn all(&self) -> Vec<(String, String)>;
 }
 
 pub struct ProcessEnv;
@@ -157,12 +188,76 @@ impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+
+    fn all(&self) -> Vec<(String, String)> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    }
 }
 
 impl Env for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         HashMap::get(self, name).cloned()
     }
+
+    fn all(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Variables that point the program at the agent's volume (the token lives
+/// there): withheld like secrets.
+const AGENT_PATHS: [&str; 2] = ["CONFIGS_DIR", "AGENT_CARD_FILE"];
+
+/// The program's environment: everything but secret-looking names, values
+/// that are URLs with credentials and the agent's paths, except the names
+/// the operator hands on explicitly.
+pub fn child_env(env: &dyn Env) -> ChildEnv {
+    let pass: Vec<String> = var(env, "AGENT_COMMAND_ENV")
+        .map(|v| {
+            v.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = ChildEnv::default();
+    for (k, v) in env.all() {
+        let secret = AGENT_PATHS.contains(&k.as_str())
+            || crate::redact::is_secret_name(&k)
+            || crate::redact::has_credentials(&v);
+        if secret && !pass.contains(&k) {
+            out.withheld.push(k);
+        } else {
+            out.vars.push((k, v));
+        }
+    }
+    out.withheld.sort();
+    out
+}
+
+/// `AGENT_COMMAND_USER=uid[:gid]`, numeric (a scratch image has no user
+/// database to look names up in).
+fn command_user(env: &dyn Env) -> Result<Option<(u32, u32)>, ConfigError> {
+    let Some(v) = var(env, "AGENT_COMMAND_USER") else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ConfigError(format!("AGENT_COMMAND_USER={v:?} is not valid: {why}"));
+    let (u, g) = v.split_once(':').unwrap_or((v.as_str(), v.as_str()));
+    let (uid, gid) = match (u.parse::<u32>(), g.parse::<u32>()) {
+        (Ok(u), Ok(g)) => (u, g),
+        _ => return Err(bad("expected a numeric uid or uid:gid, e.g. 10002:10002")),
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(bad(
+            "running the program as another user needs the agent to start as root",
+        ));
+    }
+    Ok(Some((uid, gid)))
 }
 
 fn var(env: &dyn Env, name: &str) -> Option<String> {
@@ -375,7 +470,11 @@ impl Config {
                 if argv.is_empty() {
                     return Err(ConfigError("AGENT_COMMAND is empty".into()));
                 }
-                BackendConfig::Command { argv }
+                BackendConfig::Command(CommandConfig {
+                    argv,
+                    env: child_env(env),
+                    user: command_user(env)?,
+                })
             }
             "http" | "webhook" => BackendConfig::Webhook {
                 url: check_http_url(
@@ -694,6 +793,28 @@ mod tests {
             let e = Config::load(&env(pairs)).unwrap_err();
             assert!(e.0.contains(name), "{pairs:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_child_env_withholds_secrets_unless_handed_on() {
+        let e = env(&[
+            ("PATH", "/bin"),
+            ("OPENAI_API_KEY", "k"),
+            ("HF_TOKEN", "h"),
+            ("DATABASE_URL", "postgres://u:p@db/x"),
+            ("AGENT_COMMAND_ENV", " HF_TOKEN ,"),
+        ]);
+        let c = child_env(&e);
+        let names: Vec<&str> = c.vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"PATH") && names.contains(&"HF_TOKEN"),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.withheld,
+            ["CONFIGS_DIR", "DATABASE_URL", "OPENAI_API_KEY"]
+        );
+        assert!(!format!("{c:?}").contains("/bin"), "Debug shows names only");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod card;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod fsutil;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod panics;
 pub mod platform;
 pub mod protocol;
+pub mod redact;
 pub mod reload;
 pub mod server;
 pub mod service;

@@ -16,7 +16,7 @@ use workspace_agent::protocol::v03;
 use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
-use workspace_agent::{backend, cli, logging, memory, panics, reload};
+use workspace_agent::{backend, children, cli, logging, memory, panics, reload};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> i32 {
+    children::protect_from_children();
     memory::tune_allocator();
     logging::init();
     panics::install_hook();

@@ -66,7 +66,7 @@ pub fn build(cfg: &BackendConfig) -> Box<dyn Backend> {
     match cfg {
         BackendConfig::Echo { delay } => Box::new(EchoBackend::new(*delay)),
         BackendConfig::OpenAi(c) => Box::new(OpenAiBackend::new(c.clone())),
-        BackendConfig::Command { argv } => Box::new(CommandBackend::new(argv.clone())),
+        BackendConfig::Command(c) => Box::new(CommandBackend::new(c.clone())),
         BackendConfig::Webhook { url } => Box::new(WebhookBackend::new(url.clone())),
     }
 }

@@ -48,6 +48,17 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// A temporary directory owned by `uid`, for an agent started with
+/// `Agent::start_as`.
+pub fn temp_dir_for(tag: &str, uid: u32) -> PathBuf {
+    let d = temp_dir(tag);
+    std::os::unix::fs::chown(&d, Some(uid), Some(uid)).unwrap();
+    d
+}
+
+/// The uid tests run an unprivileged agent as.
+pub const NOBODY: u32 = 65534;
+
 pub struct Agent {
     pub child: Child,
     pub port: u16,
@@ -65,16 +76,29 @@ impl Agent {
     }
 
     pub fn spawn(env: &[(&str, &str)]) -> Agent {
-        Agent::spawn_inner(env, None)
+        Agent::spawn_inner(env, None, None)
+    }
+
+    /// Like `start`, with the agent running as `uid` (gid the same), as the
+    /// image runs it; the test itself runs as root. CONFIGS_DIR must be one
+    /// that uid can use (see `temp_dir_for`).
+    pub fn start_as(env: &[(&str, &str)], uid: u32) -> Agent {
+        let a = Agent::spawn_inner(env, None, Some(uid));
+        a.wait_ready();
+        a
     }
 
     /// Like `spawn`, with the log kept in `log_dir` (for a CONFIGS_DIR the
     /// test makes unwritable).
     pub fn spawn_logging_to(env: &[(&str, &str)], log_dir: &std::path::Path) -> Agent {
-        Agent::spawn_inner(env, Some(log_dir))
+        Agent::spawn_inner(env, Some(log_dir), None)
     }
 
-    fn spawn_inner(env: &[(&str, &str)], log_dir: Option<&std::path::Path>) -> Agent {
+    fn spawn_inner(
+        env: &[(&str, &str)],
+        log_dir: Option<&std::path::Path>,
+        uid: Option<u32>,
+    ) -> Agent {
         let port = env
             .iter()
             .find(|(k, _)| *k == "PORT")
@@ -100,6 +124,10 @@ impl Agent {
             .env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(uid) = uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
         }
         let out = File::create(&log).unwrap();
         let child = cmd
