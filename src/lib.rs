@@ -30,6 +30,7 @@ pub mod reload;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod signals;
 pub mod slots;
 pub mod store;
 pub mod time;

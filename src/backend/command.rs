@@ -83,8 +83,8 @@ impl Backend for CommandBackend {
         if let Some((uid, gid)) = self.cfg.user {
             cmd.uid(uid).gid(gid);
         }
-        let mut child = cmd
-            .spawn()
+        // `_owned` keeps the reaper off this pid until `child.wait()` below
+        let (mut child, _owned) = crate::children::spawn_owned(&mut cmd)
             .map_err(|e| BackendError::Failed(format!("could not start {program:?}: {e}")))?;
         let pid = child.id();
 
