@@ -312,7 +312,10 @@ fn boolean(env: &dyn Env, name: &str, default: bool) -> Result<bool, ConfigError
 /// Checks that `url` is an absolute http(s) URL with a host; returns it
 /// without a trailing slash.
 pub fn check_http_url(name: &str, url: &str) -> Result<String, ConfigError> {
-    let bad = |why: &str| ConfigError(format!("{name}={url:?} is not valid: {why}"));
+    let bad = |why: &str| {
+        let shown = crate::redact::url(url);
+        ConfigError(format!("{name}={shown:?} is not valid: {why}"))
+    };
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -553,8 +556,8 @@ impl Config {
         format!(
             "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={}",
             self.workspace_id,
-            self.platform_url,
-            self.agent_url,
+            crate::redact::url(&self.platform_url),
+            crate::redact::url(&self.agent_url),
             self.bind_addr,
             self.port,
             self.backend.name(),

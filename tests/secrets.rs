@@ -4,8 +4,10 @@
 
 mod common;
 
+use common::platform::MockPlatform;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 fn reply_text(r: &serde_json::Value) -> String {
     r["result"]["artifacts"][0]["parts"][0]["text"]
@@ -112,4 +114,81 @@ fn a_root_agent_runs_its_command_as_another_user() {
     );
     assert!(!out.contains("platform-token-secret"), "{out}");
     assert!(!out.contains("sk-root-secret"), "{out}");
+}
+
+fn status_text(r: &serde_json::Value) -> String {
+    r["result"]["status"]["message"]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn urls_with_credentials_are_scrubbed_for_callers_heartbeats_and_logs() {
+    let p = MockPlatform::start();
+    let hook = format!(
+        "http://hookuser:hook-pass-1@127.0.0.1:{}/hook?token=hook-query-2",
+        free_port()
+    );
+    let platform = p.url();
+    let a = Agent::start(&[
+        ("AGENT_BACKEND", "http"),
+        ("AGENT_WEBHOOK_URL", &hook),
+        ("REGISTER", "true"),
+        ("PLATFORM_URL", &platform),
+        ("HEARTBEAT_INTERVAL_SECS", "1"),
+    ]);
+    let r = a.rpc("message/send", send_params("x"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
+    let text = r.to_string();
+    assert!(status_text(&r).contains("http://***@127.0.0.1:"), "{r}");
+    assert!(status_text(&r).contains("/hook?***"), "{r}");
+    let heartbeat_with_error = || {
+        p.calls("/registry/heartbeat")
+            .iter()
+            .map(|c| c.body["sample_error"].as_str().unwrap_or("").to_string())
+            .find(|e| !e.is_empty())
+    };
+    assert!(eventually(Duration::from_secs(10), || {
+        heartbeat_with_error().is_some()
+    }));
+    let sample = heartbeat_with_error().unwrap();
+    for (what, seen) in [
+        ("the caller", &text),
+        ("the heartbeat", &sample),
+        ("the log", &a.logs()),
+    ] {
+        for secret in ["hook-pass-1", "hook-query-2", "hookuser"] {
+            assert!(!seen.contains(secret), "{secret} reached {what}: {seen}");
+        }
+    }
+}
+
+#[test]
+fn a_platform_url_with_credentials_is_scrubbed_in_logs_and_diagnose() {
+    let platform = format!(
+        "https://pu:platform-pass-3@127.0.0.1:{}/api?key=platform-key-4",
+        free_port()
+    );
+    let a = Agent::start(&[("REGISTER", "true"), ("PLATFORM_URL", &platform)]);
+    assert!(eventually(Duration::from_secs(10), || a
+        .logs()
+        .contains("waiting for the platform")));
+    let port = a.port.to_string();
+    let out = run_bin(
+        &[
+            ("WORKSPACE_ID", "ws"),
+            ("PLATFORM_URL", &platform),
+            ("PORT", &port),
+            ("CONFIGS_DIR", a.configs.to_str().unwrap()),
+        ],
+        &["diagnose"],
+    );
+    let diagnose = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(diagnose.contains("https://***@127.0.0.1:"), "{diagnose}");
+    for (what, seen) in [("the log", &a.logs()), ("diagnose", &diagnose)] {
+        for secret in ["platform-pass-3", "platform-key-4"] {
+            assert!(!seen.contains(secret), "{secret} reached {what}: {seen}");
+        }
+    }
 }

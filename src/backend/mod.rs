@@ -95,7 +95,8 @@ pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -
         ureq::Error::Status(code, resp) => {
             let body = resp.into_string().unwrap_or_default();
             let body: String = body.chars().take(300).collect();
-            BackendError::Failed(format!("{what} answered HTTP {code}: {}", body.trim()))
+            let body = crate::redact::text(body.trim());
+            BackendError::Failed(format!("{what} answered HTTP {code}: {body}"))
         }
         ureq::Error::Transport(t) => {
             let text = t.to_string();
@@ -103,6 +104,7 @@ pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -
             {
                 BackendError::TimedOut(total)
             } else {
+                let text = crate::redact::text(&text);
                 BackendError::Failed(format!("could not reach {what}: {text}"))
             }
         }

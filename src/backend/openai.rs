@@ -130,7 +130,10 @@ impl OpenAiBackend {
     }
 
     fn what(&self) -> String {
-        format!("the model server at {}", self.cfg.base_url)
+        format!(
+            "the model server at {}",
+            crate::redact::url(&self.cfg.base_url)
+        )
     }
 }
 

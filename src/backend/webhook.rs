@@ -36,7 +36,7 @@ impl Backend for WebhookBackend {
         deadline: Instant,
         emit: &mut dyn FnMut(&str),
     ) -> Result<(), BackendError> {
-        let what = format!("the webhook at {}", self.url);
+        let what = format!("the webhook at {}", crate::redact::url(&self.url));
         let total = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));

@@ -140,7 +140,7 @@ pub fn run() -> i32 {
 }
 
 fn check_platform(r: &mut Report, cfg: &Config) {
-    let url = &cfg.platform_url;
+    let url = &crate::redact::url(&cfg.platform_url);
     let Some((host, port)) = host_port(url) else {
         r.fail(
             "PLATFORM_URL",
@@ -189,7 +189,7 @@ fn check_platform(r: &mut Report, cfg: &Config) {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(5))
         .build();
-    match agent.get(url).call() {
+    match agent.get(&cfg.platform_url).call() {
         Ok(resp) => r.pass(
             "platform HTTP",
             &format!("{url} answers HTTP {}", resp.status()),
@@ -199,14 +199,17 @@ fn check_platform(r: &mut Report, cfg: &Config) {
         }
         Err(e) => r.fail(
             "platform HTTP",
-            &format!("no HTTP answer from {url}: {e}"),
+            &format!(
+                "no HTTP answer from {url}: {}",
+                crate::redact::text(&e.to_string())
+            ),
             "check PLATFORM_URL's scheme and port",
         ),
     }
 }
 
 fn check_advertised(r: &mut Report, cfg: &Config) {
-    let url = &cfg.agent_url;
+    let url = &crate::redact::url(&cfg.agent_url);
     let Some((host, _)) = host_port(url) else {
         r.fail(
             "advertised URL",

@@ -81,7 +81,7 @@ impl PlatformLoop {
                     );
                     log::info!(
                         "registered with the platform at {} as {} (advertised URL {}){}",
-                        self.client.base(),
+                        self.client.shown(),
                         self.workspace_id,
                         self.agent_url,
                         if issued { "; auth token issued" } else { "" }
@@ -107,7 +107,7 @@ impl PlatformLoop {
                     log::error!(
                         "LOCKED OUT: the platform at {} refuses this agent ({msg}) and issues no new token while one is live. \
                          Put the workspace's token in {} or revoke it on the platform. Retrying in {} s.",
-                        self.client.base(),
+                        self.client.shown(),
                         self.client.tokens.path().display(),
                         w.as_secs()
                     );
@@ -137,7 +137,7 @@ impl PlatformLoop {
                     };
                     log::warn!(
                         "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.{hint}",
-                        self.client.base(),
+                        self.client.shown(),
                         w.as_secs_f64()
                     );
                     w
