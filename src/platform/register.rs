@@ -60,11 +60,22 @@ impl PlatformLoop {
         }
     }
 
+    /// A token that could not be saved is saved again on every turn of
+    /// either loop, until it is on disk; `/metrics` (and so `diagnose`)
+    /// shows whether it is.
+    fn keep_token_safe(&self) {
+        let saved = self.client.tokens.retry_persist();
+        self.metrics
+            .token_persisted
+            .store(u8::from(saved), Ordering::Relaxed);
+    }
+
     /// Registers, retrying until it works. Returns false if told to stop.
     fn register_until_done(&self) -> bool {
         let mut attempt = 0u32;
         let mut tried_without_token = false;
         while !self.stop.is_set() {
+            self.keep_token_safe();
             self.metrics
                 .register_attempts
                 .fetch_add(1, Ordering::Relaxed);
@@ -75,10 +86,7 @@ impl PlatformLoop {
             {
                 Ok(issued) => {
                     self.metrics.set_registration(RegState::Registered);
-                    self.metrics.token_persisted.store(
-                        u8::from(self.client.tokens.is_persisted()),
-                        Ordering::Relaxed,
-                    );
+                    self.keep_token_safe();
                     log::info!(
                         "registered with the platform at {} as {} (advertised URL {}){}",
                         self.client.shown(),
@@ -158,6 +166,7 @@ impl PlatformLoop {
             if self.stop.is_set() {
                 return false;
             }
+            self.keep_token_safe();
             let body = heartbeat_body(
                 &self.workspace_id,
                 &(self.load)(),
