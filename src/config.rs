@@ -57,6 +57,7 @@ pub const VARS: &[(&str, &str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
+    pub tls: std::sync::Arc<ureq::rustls::ClientConfig>,
     pub base_url: String,
     pub api_key: Option<String>,
     pub model: String,
@@ -93,10 +94,15 @@ pub struct CommandConfig {
 
 #[derive(Debug, Clone)]
 pub enum BackendConfig {
-    Echo { delay: Duration },
+    Echo {
+        delay: Duration,
+    },
     OpenAi(OpenAiConfig),
     Command(CommandConfig),
-    Webhook { url: String },
+    Webhook {
+        url: String,
+        tls: std::sync::Arc<ureq::rustls::ClientConfig>,
+    },
 }
 
 impl BackendConfig {
@@ -148,6 +154,8 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub workspace_id: String,
+    /// TLS for every HTTPS call: the web roots plus the private CA, if any
+    pub tls: std::sync::Arc<ureq::rustls::ClientConfig>,
     pub platform_url: String,
     pub register: bool,
     pub port: u16,
@@ -453,9 +461,11 @@ impl Config {
         let configs_dir =
             PathBuf::from(var(env, "CONFIGS_DIR").unwrap_or_else(|| "/configs".into()));
 
+        let tls = crate::tls::client_config(&[]).map_err(ConfigError)?;
         let backend = match var(env, "AGENT_BACKEND").as_deref().unwrap_or("echo") {
             "echo" => BackendConfig::Echo { delay: millis(env, "ECHO_DELAY_MS", 0, 3_600_000)? },
             "openai" => BackendConfig::OpenAi(OpenAiConfig {
+                tls: tls.clone(),
                 base_url: check_http_url(
                     "OPENAI_BASE_URL",
                     &var(env, "OPENAI_BASE_URL").unwrap_or_else(|| "http://localhost:11434/v1".into()),
@@ -480,6 +490,7 @@ impl Config {
                 })
             }
             "http" | "webhook" => BackendConfig::Webhook {
+                tls: tls.clone(),
                 url: check_http_url(
                     "AGENT_WEBHOOK_URL",
                     &var(env, "AGENT_WEBHOOK_URL").ok_or_else(|| {
@@ -533,6 +544,7 @@ impl Config {
         };
 
         Ok(Config {
+            tls,
             workspace_id,
             platform_url,
             register: boolean(env, "REGISTER", true)?,

@@ -34,3 +34,4 @@ pub mod signals;
 pub mod slots;
 pub mod store;
 pub mod time;
+pub mod tls;

@@ -7,15 +7,14 @@
 //! another user, and the whole group is killed on cancel, on timeout and on
 //! shutdown (which cancels every task).
 
+use super::watchdog::Watchdog;
 use super::{Backend, BackendError, BackendRequest};
 use crate::config::CommandConfig;
 use crate::store::CancelToken;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How much of stderr is kept to explain a failure.
 const STDERR_TAIL: usize = 2048;
@@ -121,33 +120,17 @@ impl Backend for CommandBackend {
 
         // The watchdog kills the group on cancel or timeout; reading stdout
         // below then ends because the pipe closes.
-        let done = CancelToken::new();
-        let killed_for = Arc::new(AtomicBool::new(false));
-        let watchdog = {
-            let (done, cancel, killed) = (done.clone(), cancel.clone(), killed_for.clone());
-            std::thread::Builder::new()
-                .name("cmd-watchdog".into())
-                .spawn(move || loop {
-                    if done.wait_timeout(Duration::from_millis(50)) {
-                        return;
-                    }
-                    if cancel.is_set() || Instant::now() >= deadline {
-                        killed.store(true, Ordering::SeqCst);
-                        kill_group(pid);
-                        return;
-                    }
-                })
-        };
-        let watchdog = match watchdog {
-            Ok(w) => Some(w),
-            Err(e) => {
-                kill_group(pid);
-                let _ = child.wait();
-                return Err(BackendError::Failed(format!(
-                    "could not watch the command: {e}"
-                )));
-            }
-        };
+        let watchdog =
+            match Watchdog::spawn("cmd-watchdog", cancel, deadline, move || kill_group(pid)) {
+                Ok(w) => w,
+                Err(e) => {
+                    kill_group(pid);
+                    let _ = child.wait();
+                    return Err(BackendError::Failed(format!(
+                        "could not watch the command: {e}"
+                    )));
+                }
+            };
 
         let mut out = child.stdout.take();
         let mut pending: Vec<u8> = Vec::new();
@@ -180,10 +163,7 @@ impl Backend for CommandBackend {
         }
         drop(out);
         let status = child.wait();
-        done.trigger();
-        if let Some(w) = watchdog {
-            let _ = w.join();
-        }
+        let killed = watchdog.finish();
         if let Ok(w) = writer {
             let _ = w.join();
         }
@@ -192,7 +172,7 @@ impl Backend for CommandBackend {
             .and_then(|r| r.join().ok())
             .unwrap_or_default();
 
-        if killed_for.load(Ordering::SeqCst) {
+        if killed {
             return Err(if cancel.is_set() {
                 BackendError::Canceled
             } else {
@@ -230,6 +210,7 @@ impl Backend for CommandBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn run(
         argv: &[&str],

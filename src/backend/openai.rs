@@ -5,7 +5,11 @@
 //! `message/stream` clients see tokens as the model produces them. Keeps a
 //! bounded conversation per `contextId` so follow-ups have context.
 
-use super::{describe_http_error, http_agent, remaining, Backend, BackendError, BackendRequest};
+use super::net::Client;
+use super::{
+    describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
+    BackendRequest,
+};
 use crate::config::OpenAiConfig;
 use crate::store::CancelToken;
 use serde_json::{json, Value};
@@ -21,7 +25,7 @@ const MAX_LINE: usize = 1 << 20;
 
 pub struct OpenAiBackend {
     cfg: OpenAiConfig,
-    agent: ureq::Agent,
+    http: Client,
     conversations: Mutex<Conversations>,
 }
 
@@ -114,10 +118,10 @@ pub fn parse_sse_line(line: &str) -> SseLine {
 }
 
 impl OpenAiBackend {
-    pub fn new(cfg: OpenAiConfig) -> OpenAiBackend {
+    pub fn new(cfg: OpenAiConfig, http: Client) -> OpenAiBackend {
         OpenAiBackend {
             cfg,
-            agent: http_agent(),
+            http,
             conversations: Mutex::new(Conversations::default()),
         }
     }
@@ -165,78 +169,37 @@ impl Backend for OpenAiBackend {
         messages.push(json!({"role": "user", "content": req.text}));
         let body = json!({"model": self.cfg.model, "messages": messages, "stream": true});
 
-        let mut call = self
-            .agent
+        let call = self
+            .http
+            .guard(cancel, deadline)
+            .map_err(BackendError::Failed)?;
+        let mut request = call
             .post(&self.endpoint())
             .timeout(remaining(deadline, total)?)
             .set("Content-Type", "application/json")
             .set("Accept", "text/event-stream");
         if let Some(key) = &self.cfg.api_key {
-            call = call.set("Authorization", &format!("Bearer {key}"));
+            request = request.set("Authorization", &format!("Bearer {key}"));
         }
-        let resp = call
-            .send_string(&body.to_string())
-            .map_err(|e| describe_http_error(&self.what(), e, total))?;
-
-        let mut answer = String::new();
-        let is_sse = resp.content_type().contains("event-stream");
-        if is_sse {
-            let mut reader = BufReader::new(resp.into_reader().take(64 << 20));
-            let mut line = Vec::new();
-            loop {
-                if cancel.is_set() {
-                    // dropping the reader closes the connection: the model
-                    // server stops generating
-                    return Err(BackendError::Canceled);
-                }
-                remaining(deadline, total)?;
-                line.clear();
-                let n = (&mut reader)
-                    .take(MAX_LINE as u64)
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| io_error(e, total, &self.what()))?;
-                if n == 0 {
-                    break;
-                }
-                match parse_sse_line(&String::from_utf8_lossy(&line)) {
-                    SseLine::Delta(d) => {
-                        answer.push_str(&d);
-                        emit(&d);
-                    }
-                    SseLine::Done => break,
-                    SseLine::Error(m) => {
-                        return Err(BackendError::Failed(format!(
-                            "{} reported: {m}",
-                            self.what()
-                        )))
-                    }
-                    SseLine::Skip => {}
-                }
-            }
+        let resp = match request.send_string(&body.to_string()) {
+            Err(_) if call.interrupted() => return Err(interrupted(cancel, total)),
+            r => r.map_err(|e| describe_http_error(&self.what(), e, total))?,
+        };
+        refuse_redirect(&self.what(), &resp)?;
+        let read = if resp.content_type().contains("event-stream") {
+            self.read_stream(resp, emit)
         } else {
-            // a server that ignores `stream: true` answers with one JSON body
-            let mut raw = String::new();
-            resp.into_reader()
-                .take(64 << 20)
-                .read_to_string(&mut raw)
-                .map_err(|e| {
-                    BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
-                })?;
-            let v: Value = serde_json::from_str(&raw).map_err(|e| {
-                BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
-            })?;
-            let text = v
-                .pointer("/choices/0/message/content")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    BackendError::Failed(format!(
-                        "{} sent no choices[0].message.content",
-                        self.what()
-                    ))
-                })?;
-            answer.push_str(text);
-            emit(text);
+            self.read_whole(resp, emit)
+        };
+        // a closed connection reads like the end of the answer: ask the
+        // watchdog whether it was one
+        if call.interrupted() || cancel.is_set() {
+            return Err(interrupted(cancel, total));
         }
+        let answer = read.map_err(|e| match e {
+            ReadError::Io(e) => io_error(e, total, &self.what()),
+            ReadError::Failed(m) => BackendError::Failed(m),
+        })?;
         if cancel.is_set() {
             return Err(BackendError::Canceled);
         }
@@ -250,6 +213,75 @@ impl Backend for OpenAiBackend {
                 self.cfg.max_history_messages,
             );
         Ok(())
+    }
+}
+
+/// How reading an answer went wrong.
+enum ReadError {
+    Io(std::io::Error),
+    Failed(String),
+}
+
+impl OpenAiBackend {
+    /// Server-sent events, line by line; each delta goes out at once.
+    fn read_stream(
+        &self,
+        resp: ureq::Response,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<String, ReadError> {
+        let mut answer = String::new();
+        let mut reader = BufReader::new(resp.into_reader().take(64 << 20));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = (&mut reader)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut line)
+                .map_err(ReadError::Io)?;
+            if n == 0 {
+                return Ok(answer);
+            }
+            match parse_sse_line(&String::from_utf8_lossy(&line)) {
+                SseLine::Delta(d) => {
+                    answer.push_str(&d);
+                    emit(&d);
+                }
+                SseLine::Done => return Ok(answer),
+                SseLine::Error(m) => {
+                    let m = crate::redact::text(&m);
+                    return Err(ReadError::Failed(format!("{} reported: {m}", self.what())));
+                }
+                SseLine::Skip => {}
+            }
+        }
+    }
+
+    /// A server that ignores `stream: true` answers with one JSON body.
+    fn read_whole(
+        &self,
+        resp: ureq::Response,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<String, ReadError> {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ReadError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
+        };
+        let mut raw = String::new();
+        resp.into_reader()
+            .take(64 << 20)
+            .read_to_string(&mut raw)
+            .map_err(|e| unreadable(&e))?;
+        let v: Value = serde_json::from_str(&raw).map_err(|e| unreadable(&e))?;
+        let text = v
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ReadError::Failed(format!(
+                    "{} sent no choices[0].message.content",
+                    self.what()
+                ))
+            })?;
+        emit(text);
+        Ok(text.to_string())
     }
 }
 
