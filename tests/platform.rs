@@ -552,3 +552,32 @@ fn a_token_that_could_not_be_saved_is_saved_once_it_can_be() {
     assert!(eventually(SECS, || metric("1")));
     assert!(!diagnose().contains("token saved"), "{}", diagnose());
 }
+
+#[test]
+fn heartbeats_refused_after_a_good_registration_back_off() {
+    let p = MockPlatform::start();
+    p.set_mode(Mode::HeartbeatUnauthorized);
+    let a = agent_for(&p, &[]);
+    assert!(eventually(SECS, || !p
+        .calls("/registry/heartbeat")
+        .is_empty()));
+    std::thread::sleep(Duration::from_secs(4));
+    let (registers, heartbeats) = (
+        p.calls("/registry/register").len(),
+        p.calls("/registry/heartbeat").len(),
+    );
+    assert!(
+        registers <= 5 && heartbeats <= 5,
+        "{registers} registrations and {heartbeats} heartbeats in about 4 s:\n{}",
+        a.logs()
+    );
+    let lines = a.logs().lines().count();
+    assert!(lines < 30, "{lines} log lines");
+    // and once the platform takes heartbeats again, they flow
+    p.set_mode(Mode::Up);
+    let before = p.calls("/registry/heartbeat").len();
+    assert!(eventually(Duration::from_secs(20), || p
+        .calls("/registry/heartbeat")
+        .len()
+        > before));
+}

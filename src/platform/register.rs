@@ -49,14 +49,34 @@ impl PlatformLoop {
 
     fn run(self) {
         self.metrics.set_registration(RegState::Pending);
+        // register-then-refused cycles without a good heartbeat in between
+        let mut refused = 0u32;
         loop {
             if !self.register_until_done() {
                 return; // stopping
             }
-            if !self.heartbeat_until_unauthorized() {
+            let Some(good_heartbeats) = self.heartbeat_until_unauthorized() else {
+                return;
+            };
+            // The token was refused mid-way: register again to recover it.
+            // A platform that accepts the registration and refuses the next
+            // heartbeat again must not be hammered: back off until a
+            // heartbeat goes through.
+            if good_heartbeats > 0 {
+                refused = 0;
+            }
+            let wait = backoff(refused);
+            refused = refused.saturating_add(1);
+            if refused > 1 {
+                log::warn!(
+                    "the platform accepts registrations but refuses heartbeats ({refused} times in a row); \
+                     registering again in {:.1} s",
+                    wait.as_secs_f64()
+                );
+            }
+            if self.stop.wait_timeout(wait) {
                 return;
             }
-            // the token was refused mid-way: register again to recover it
         }
     }
 
@@ -159,12 +179,14 @@ impl PlatformLoop {
         false
     }
 
-    /// Heartbeats until stopped (false) or the token is refused (true).
-    fn heartbeat_until_unauthorized(&self) -> bool {
+    /// Heartbeats until stopped (`None`) or the token is refused (the
+    /// number of heartbeats that went through before).
+    fn heartbeat_until_unauthorized(&self) -> Option<u64> {
         let mut failures = 0u32;
+        let mut good = 0u64;
         loop {
             if self.stop.is_set() {
-                return false;
+                return None;
             }
             self.keep_token_safe();
             let body = heartbeat_body(
@@ -175,6 +197,7 @@ impl PlatformLoop {
             );
             match self.client.heartbeat(&body) {
                 Ok(()) => {
+                    good += 1;
                     self.metrics.heartbeat_ok.fetch_add(1, Ordering::Relaxed);
                     if failures > 0 {
                         log::info!(
@@ -195,7 +218,7 @@ impl PlatformLoop {
                     }
                     log::warn!("heartbeat refused ({msg}); registering again to recover the token");
                     self.metrics.set_registration(RegState::Pending);
-                    return true;
+                    return Some(good);
                 }
                 Err(e) => {
                     self.metrics
@@ -209,7 +232,7 @@ impl PlatformLoop {
                 }
             }
             if self.stop.wait_timeout(self.interval) {
-                return false;
+                return None;
             }
         }
     }
