@@ -33,6 +33,8 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("OPENAI_MODEL", "llama3.2", "openai backend: model name"),
     ("OPENAI_SYSTEM_PROMPT", "(none)", "openai backend: system prompt"),
     ("OPENAI_HISTORY_MESSAGES", "20", "openai backend: messages of a context's conversation kept"),
+    ("OPENAI_HISTORY_BYTES", "4194304", "openai backend: bytes of all remembered conversations together; the least recently used go first"),
+    ("OPENAI_MAX_ANSWER_BYTES", "1048576", "openai backend: longest answer read from the model (the task fails beyond)"),
     ("AGENT_COMMAND", "(none)", "command backend: program and arguments, split like a shell would but run without one"),
     ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
     ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
@@ -63,6 +65,10 @@ pub struct OpenAiConfig {
     pub model: String,
     pub system_prompt: Option<String>,
     pub max_history_messages: usize,
+    /// bytes of all remembered conversations together
+    pub max_history_bytes: usize,
+    /// longest answer read from the model
+    pub max_answer_bytes: usize,
 }
 
 /// The environment the command backend's program gets: the agent's own
@@ -474,6 +480,8 @@ impl Config {
                 model: var(env, "OPENAI_MODEL").unwrap_or_else(|| "llama3.2".into()),
                 system_prompt: var(env, "OPENAI_SYSTEM_PROMPT"),
                 max_history_messages: number(env, "OPENAI_HISTORY_MESSAGES", 20, 0, 1000)?,
+                max_history_bytes: number(env, "OPENAI_HISTORY_BYTES", 4 << 20, 0, 1 << 30)?,
+                max_answer_bytes: number(env, "OPENAI_MAX_ANSWER_BYTES", 1 << 20, 1024, 64 << 20)?,
             }),
             "command" => {
                 let raw = var(env, "AGENT_COMMAND").ok_or_else(|| {

@@ -333,3 +333,37 @@ fn shutdown_cancels_a_blocked_http_backend_and_the_stream_ends_canceled() {
     .unwrap();
     assert_eq!(snap["unfinished_tasks"], json!([]), "{snap}");
 }
+
+#[test]
+fn openai_memory_and_answers_are_bounded_in_bytes() {
+    let peer = mock_openai();
+    let a = openai_agent(
+        &peer.url(),
+        &[
+            ("OPENAI_HISTORY_BYTES", "2000"),
+            ("OPENAI_MAX_ANSWER_BYTES", "1500"),
+        ],
+    );
+    // an exchange of about 2.4 kB is over the 2000-byte bound: not kept
+    let long = "word ".repeat(240);
+    let r = a.rpc("message/send", send_ctx(&long, "ctx-big"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
+    a.rpc("message/send", send_ctx("short", "ctx-big"), &[]);
+    let last = peer.bodies().last().cloned().unwrap();
+    let roles: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user"], "{last}");
+    // small exchanges are remembered as before
+    a.rpc("message/send", send_ctx("again", "ctx-big"), &[]);
+    let last = peer.bodies().last().cloned().unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 4, "{last}");
+
+    // an answer over OPENAI_MAX_ANSWER_BYTES fails the task in plain words
+    let r = a.rpc("message/send", send_ctx(&"word ".repeat(400), "ctx-2"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
+    assert!(status_text(&r).contains("OPENAI_MAX_ANSWER_BYTES"), "{r}");
+}

@@ -31,11 +31,24 @@ pub struct OpenAiBackend {
 
 type Turns = VecDeque<(&'static str, String)>;
 
+/// What one conversation may hold.
+#[derive(Clone, Copy)]
+struct Bounds {
+    messages: usize,
+    bytes: usize,
+}
+
 #[derive(Default)]
 struct Conversations {
     clock: u64,
     /// context id → (last use, turns)
     map: HashMap<String, (u64, Turns)>,
+    /// bytes held: context ids and turns' text
+    bytes: usize,
+}
+
+fn size(context: &str, turns: &Turns) -> usize {
+    context.len() + turns.iter().map(|(_, t)| t.len()).sum::<usize>()
 }
 
 impl Conversations {
@@ -51,26 +64,45 @@ impl Conversations {
         }
     }
 
-    fn record(&mut self, context: &str, user: &str, assistant: &str, max_messages: usize) {
+    /// Adds an exchange; then the oldest turns of this conversation, and
+    /// whole least recently used conversations, go until both bounds hold.
+    fn record(&mut self, context: &str, user: &str, assistant: &str, b: Bounds) {
         self.clock += 1;
-        let clock = self.clock;
-        if !self.map.contains_key(context) && self.map.len() >= MAX_CONTEXTS {
-            if let Some(oldest) = self
+        let mut turns = match self.map.remove(context) {
+            Some((_, t)) => {
+                self.bytes -= size(context, &t);
+                t
+            }
+            None => Turns::new(),
+        };
+        turns.push_back(("user", user.to_string()));
+        turns.push_back(("assistant", assistant.to_string()));
+        // whole exchanges go, so the history still starts with the user
+        while turns.len() > b.messages || (!turns.is_empty() && size(context, &turns) > b.bytes) {
+            turns.pop_front();
+            if turns.front().is_some_and(|(role, _)| *role == "assistant") {
+                turns.pop_front();
+            }
+        }
+        if turns.is_empty() {
+            return;
+        }
+        let needed = size(context, &turns);
+        while self.map.len() >= MAX_CONTEXTS || self.bytes + needed > b.bytes {
+            let Some(oldest) = self
                 .map
                 .iter()
                 .min_by_key(|(_, (u, _))| *u)
                 .map(|(k, _)| k.clone())
-            {
-                self.map.remove(&oldest);
+            else {
+                break;
+            };
+            if let Some((_, t)) = self.map.remove(&oldest) {
+                self.bytes -= size(&oldest, &t);
             }
         }
-        let (used, turns) = self.map.entry(context.to_string()).or_default();
-        *used = clock;
-        turns.push_back(("user", user.to_string()));
-        turns.push_back(("assistant", assistant.to_string()));
-        while turns.len() > max_messages {
-            turns.pop_front();
-        }
+        self.bytes += needed;
+        self.map.insert(context.to_string(), (self.clock, turns));
     }
 }
 
@@ -210,7 +242,10 @@ impl Backend for OpenAiBackend {
                 req.context_id,
                 req.text,
                 &answer,
-                self.cfg.max_history_messages,
+                Bounds {
+                    messages: self.cfg.max_history_messages,
+                    bytes: self.cfg.max_history_bytes,
+                },
             );
         Ok(())
     }
@@ -230,7 +265,7 @@ impl OpenAiBackend {
         emit: &mut dyn FnMut(&str),
     ) -> Result<String, ReadError> {
         let mut answer = String::new();
-        let mut reader = BufReader::new(resp.into_reader().take(64 << 20));
+        let mut reader = BufReader::new(resp.into_reader());
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -243,6 +278,9 @@ impl OpenAiBackend {
             }
             match parse_sse_line(&String::from_utf8_lossy(&line)) {
                 SseLine::Delta(d) => {
+                    if answer.len() + d.len() > self.cfg.max_answer_bytes {
+                        return Err(self.too_long());
+                    }
                     answer.push_str(&d);
                     emit(&d);
                 }
@@ -265,9 +303,11 @@ impl OpenAiBackend {
         let unreadable = |e: &dyn std::fmt::Display| {
             ReadError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
         };
+        // the answer's text plus room for the JSON around it
+        let cap = self.cfg.max_answer_bytes as u64 * 2 + 64 * 1024;
         let mut raw = String::new();
         resp.into_reader()
-            .take(64 << 20)
+            .take(cap)
             .read_to_string(&mut raw)
             .map_err(|e| unreadable(&e))?;
         let v: Value = serde_json::from_str(&raw).map_err(|e| unreadable(&e))?;
@@ -280,8 +320,19 @@ impl OpenAiBackend {
                     self.what()
                 ))
             })?;
+        if text.len() > self.cfg.max_answer_bytes {
+            return Err(self.too_long());
+        }
         emit(text);
         Ok(text.to_string())
+    }
+
+    fn too_long(&self) -> ReadError {
+        ReadError::Failed(format!(
+            "{} sent an answer longer than {} bytes (OPENAI_MAX_ANSWER_BYTES)",
+            self.what(),
+            self.cfg.max_answer_bytes
+        ))
     }
 }
 
@@ -319,15 +370,42 @@ mod tests {
     #[test]
     fn conversations_are_bounded() {
         let mut c = Conversations::default();
+        let b = Bounds {
+            messages: 4,
+            bytes: 1 << 20,
+        };
         for i in 0..10 {
-            c.record("ctx", &format!("q{i}"), &format!("a{i}"), 4);
+            c.record("ctx", &format!("q{i}"), &format!("a{i}"), b);
         }
         let h = c.history("ctx");
         assert_eq!(h.len(), 4);
         assert_eq!(h[0], ("user", "q8".to_string()));
         for i in 0..(MAX_CONTEXTS + 10) {
-            c.record(&i.to_string(), "q", "a", 4);
+            c.record(&i.to_string(), "q", "a", b);
         }
         assert!(c.map.len() <= MAX_CONTEXTS);
+    }
+
+    #[test]
+    fn conversations_are_bounded_in_bytes_least_recently_used_first() {
+        let mut c = Conversations::default();
+        let b = Bounds {
+            messages: 100,
+            bytes: 1000,
+        };
+        c.record("a", &"x".repeat(400), "y", b);
+        c.record("b", &"x".repeat(400), "y", b);
+        let _ = c.history("a");
+        c.record("c", &"x".repeat(400), "y", b);
+        assert!(c.bytes <= 1000, "{}", c.bytes);
+        assert!(c.map.contains_key("a") && c.map.contains_key("c"));
+        assert!(!c.map.contains_key("b"), "the least recently used went");
+        c.record("big", &"x".repeat(2000), "y", b);
+        assert!(
+            c.history("big").is_empty(),
+            "an exchange over the bound is not kept"
+        );
+        let held: usize = c.map.iter().map(|(k, (_, t))| size(k, t)).sum();
+        assert_eq!(held, c.bytes);
     }
 }
