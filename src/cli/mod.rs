@@ -37,7 +37,7 @@ ENVIRONMENT:\n",
     s.push_str(
         "\nSIGNALS:\n    SIGTERM/SIGINT stop heartbeats, finish in-flight tasks within SHUTDOWN_GRACE_SECS,\n    \
 write the snapshot and exit 0. A second signal exits at once.\n    \
-SIGHUP re-reads the card (never stops the agent).\n",
+A SIGHUP re-reads the card; it never stops the agent.\n",
     );
     s
 }
