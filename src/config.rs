@@ -39,6 +39,8 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
     ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
     ("AGENT_WEBHOOK_URL", "(none)", "http backend: URL that gets {text, task_id, context_id} and answers {text}"),
+    ("AGENT_CA_FILE", "(none)", "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides the built-in roots; SSL_CERT_FILE is used when it is unset"),
+    ("SSL_CERT_FILE", "(none)", "like AGENT_CA_FILE (the usual name for a CA bundle); added to the built-in roots, not replacing them"),
     ("A2A_AUTH_TOKEN", "(none)", "when set, A2A routes require `Authorization: Bearer <token>` (standalone use: the platform proxy forwards no auth)"),
     ("A2A_AUTH_TOKEN_FILE", "(none)", "file holding A2A_AUTH_TOKEN"),
     ("MAX_CONNECTIONS", "512", "open connections at once; more get 503 + Retry-After"),
@@ -162,6 +164,8 @@ pub struct Config {
     pub workspace_id: String,
     /// TLS for every HTTPS call: the web roots plus the private CA, if any
     pub tls: std::sync::Arc<ureq::rustls::ClientConfig>,
+    /// where the private CA came from
+    pub ca_file: Option<String>,
     pub platform_url: String,
     pub register: bool,
     pub port: u16,
@@ -251,6 +255,26 @@ pub fn child_env(env: &dyn Env) -> ChildEnv {
     }
     out.withheld.sort();
     out
+}
+
+/// The TLS client configuration, with the private CA bundle named by
+/// `AGENT_CA_FILE` (or `SSL_CERT_FILE`) added to the built-in roots.
+type Tls = (Option<String>, std::sync::Arc<ureq::rustls::ClientConfig>);
+
+fn tls_config(env: &dyn Env) -> Result<Tls, ConfigError> {
+    let named = ["AGENT_CA_FILE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|n| var(env, n).map(|v| (n, v)));
+    let certs = match &named {
+        Some((name, path)) => crate::tls::read_pem_bundle(path)
+            .map_err(|why| ConfigError(format!("{name}={path:?} {why}")))?,
+        None => Vec::new(),
+    };
+    let tls = crate::tls::client_config(&certs).map_err(|why| {
+        let (name, path) = named.clone().unwrap_or_default();
+        ConfigError(format!("{name}={path:?} {why}"))
+    })?;
+    Ok((named.map(|(_, p)| p), tls))
 }
 
 /// `AGENT_COMMAND_USER=uid[:gid]`, numeric (a scratch image has no user
@@ -467,7 +491,7 @@ impl Config {
         let configs_dir =
             PathBuf::from(var(env, "CONFIGS_DIR").unwrap_or_else(|| "/configs".into()));
 
-        let tls = crate::tls::client_config(&[]).map_err(ConfigError)?;
+        let (ca_file, tls) = tls_config(env)?;
         let backend = match var(env, "AGENT_BACKEND").as_deref().unwrap_or("echo") {
             "echo" => BackendConfig::Echo { delay: millis(env, "ECHO_DELAY_MS", 0, 3_600_000)? },
             "openai" => BackendConfig::OpenAi(OpenAiConfig {
@@ -553,6 +577,7 @@ impl Config {
 
         Ok(Config {
             tls,
+            ca_file,
             workspace_id,
             platform_url,
             register: boolean(env, "REGISTER", true)?,
@@ -574,7 +599,7 @@ impl Config {
     /// One line for the start-up log: everything useful, no secret.
     pub fn summary(&self) -> String {
         format!(
-            "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={}",
+            "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={} private_ca={}",
             self.workspace_id,
             crate::redact::url(&self.platform_url),
             crate::redact::url(&self.agent_url),
@@ -587,6 +612,7 @@ impl Config {
             self.shutdown_grace.as_secs(),
             self.configs_dir.display(),
             if self.auth_token.is_some() { "on" } else { "off" },
+            self.ca_file.as_deref().unwrap_or("none"),
         )
     }
 }

@@ -128,7 +128,11 @@ fn run() -> i32 {
     let mut platform_client = None;
     let platform = if cfg.register {
         let tokens = Arc::new(TokenStore::load(&cfg.configs_dir));
-        let client = Arc::new(PlatformClient::new(&cfg.platform_url, tokens));
+        let client = Arc::new(PlatformClient::new(
+            &cfg.platform_url,
+            tokens,
+            Arc::clone(&cfg.tls),
+        ));
         platform_client = Some(Arc::clone(&client));
         let load = {
             let (service, state) = (Arc::clone(&service), Arc::clone(&server.state));

@@ -187,6 +187,7 @@ fn check_platform(r: &mut Report, cfg: &Config) {
         }
     }
     let agent = ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::clone(&cfg.tls))
         .timeout(Duration::from_secs(5))
         .build();
     match agent.get(&cfg.platform_url).call() {

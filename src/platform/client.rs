@@ -46,10 +46,16 @@ fn platform_message(body: &str) -> String {
 }
 
 impl PlatformClient {
-    pub fn new(base: &str, tokens: Arc<TokenStore>) -> PlatformClient {
+    /// `tls` is what HTTPS to the platform trusts (`Config::tls`).
+    pub fn new(
+        base: &str,
+        tokens: Arc<TokenStore>,
+        tls: Arc<ureq::rustls::ClientConfig>,
+    ) -> PlatformClient {
         PlatformClient {
             base: base.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
+                .tls_config(tls)
                 .timeout_connect(Duration::from_secs(5))
                 .timeout(Duration::from_secs(15))
                 .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
