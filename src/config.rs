@@ -33,8 +33,14 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("OPENAI_MODEL", "llama3.2", "openai backend: model name"),
     ("OPENAI_SYSTEM_PROMPT", "(none)", "openai backend: system prompt"),
     ("OPENAI_HISTORY_MESSAGES", "20", "openai backend: messages of a context's conversation kept"),
+    ("OPENAI_HISTORY_BYTES", "4194304", "openai backend: bytes of all remembered conversations together; the least recently used go first"),
+    ("OPENAI_MAX_ANSWER_BYTES", "1048576", "openai backend: longest answer read from the model (the task fails beyond)"),
     ("AGENT_COMMAND", "(none)", "command backend: program and arguments, split like a shell would but run without one"),
+    ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
+    ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
     ("AGENT_WEBHOOK_URL", "(none)", "http backend: URL that gets {text, task_id, context_id} and answers {text}"),
+    ("AGENT_CA_FILE", "(none)", "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides the built-in roots; SSL_CERT_FILE is used when it is unset"),
+    ("SSL_CERT_FILE", "(none)", "like AGENT_CA_FILE (the usual name for a CA bundle); added to the built-in roots, not replacing them"),
     ("A2A_AUTH_TOKEN", "(none)", "when set, A2A routes require `Authorization: Bearer <token>` (standalone use: the platform proxy forwards no auth)"),
     ("A2A_AUTH_TOKEN_FILE", "(none)", "file holding A2A_AUTH_TOKEN"),
     ("MAX_CONNECTIONS", "512", "open connections at once; more get 503 + Retry-After"),
@@ -55,19 +61,56 @@ pub const VARS: &[(&str, &str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
+    pub tls: std::sync::Arc<ureq::rustls::ClientConfig>,
     pub base_url: String,
     pub api_key: Option<String>,
     pub model: String,
     pub system_prompt: Option<String>,
     pub max_history_messages: usize,
+    /// bytes of all remembered conversations together
+    pub max_history_bytes: usize,
+    /// longest answer read from the model
+    pub max_answer_bytes: usize,
+}
+
+/// The environment the command backend's program gets: the agent's own
+/// minus anything secret, decided once here.
+#[derive(Clone, Default, PartialEq)]
+pub struct ChildEnv {
+    pub vars: Vec<(String, String)>,
+    /// names only, for the start-up log
+    pub withheld: Vec<String>,
+}
+
+impl std::fmt::Debug for ChildEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ChildEnv")
+            .field("vars", &names)
+            .field("withheld", &self.withheld)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandConfig {
+    pub argv: Vec<String>,
+    pub env: ChildEnv,
+    /// (uid, gid) to run the program as; needs the agent to start as root
+    pub user: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone)]
 pub enum BackendConfig {
-    Echo { delay: Duration },
+    Echo {
+        delay: Duration,
+    },
     OpenAi(OpenAiConfig),
-    Command { argv: Vec<String> },
-    Webhook { url: String },
+    Command(CommandConfig),
+    Webhook {
+        url: String,
+        tls: std::sync::Arc<ureq::rustls::ClientConfig>,
+    },
 }
 
 impl BackendConfig {
@@ -75,7 +118,7 @@ impl BackendConfig {
         match self {
             BackendConfig::Echo { .. } => "echo",
             BackendConfig::OpenAi(_) => "openai",
-            BackendConfig::Command { .. } => "command",
+            BackendConfig::Command(_) => "command",
             BackendConfig::Webhook { .. } => "http",
         }
     }
@@ -119,6 +162,10 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub workspace_id: String,
+    /// TLS for every HTTPS call: the web roots plus the private CA, if any
+    pub tls: std::sync::Arc<ureq::rustls::ClientConfig>,
+    /// where the private CA came from
+    pub ca_file: Option<String>,
     pub platform_url: String,
     pub register: bool,
     pub port: u16,
@@ -149,6 +196,8 @@ impl std::fmt::Display for ConfigError {
 /// Where values come from: the process environment, or a map in tests.
 pub trait Env {
     fn get(&self, name: &str) -> Option<String>;
+    /// every variable; names or values that are not UTF-8 are left out
+    fn all(&self) -> Vec<(String, String)>;
 }
 
 pub struct ProcessEnv;
@@ -157,12 +206,96 @@ impl Env for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+
+    fn all(&self) -> Vec<(String, String)> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    }
 }
 
 impl Env for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         HashMap::get(self, name).cloned()
     }
+
+    fn all(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Variables that point the program at the agent's volume (the token lives
+/// there): withheld like secrets.
+const AGENT_PATHS: [&str; 2] = ["CONFIGS_DIR", "AGENT_CARD_FILE"];
+
+/// The program's environment: everything but secret-looking names, values
+/// that are URLs with credentials and the agent's paths, except the names
+/// the operator hands on explicitly.
+pub fn child_env(env: &dyn Env) -> ChildEnv {
+    let pass: Vec<String> = var(env, "AGENT_COMMAND_ENV")
+        .map(|v| {
+            v.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = ChildEnv::default();
+    for (k, v) in env.all() {
+        let secret = AGENT_PATHS.contains(&k.as_str())
+            || crate::redact::is_secret_name(&k)
+            || crate::redact::has_credentials(&v);
+        if secret && !pass.contains(&k) {
+            out.withheld.push(k);
+        } else {
+            out.vars.push((k, v));
+        }
+    }
+    out.withheld.sort();
+    out
+}
+
+/// The TLS client configuration, with the private CA bundle named by
+/// `AGENT_CA_FILE` (or `SSL_CERT_FILE`) added to the built-in roots.
+type Tls = (Option<String>, std::sync::Arc<ureq::rustls::ClientConfig>);
+
+fn tls_config(env: &dyn Env) -> Result<Tls, ConfigError> {
+    let named = ["AGENT_CA_FILE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|n| var(env, n).map(|v| (n, v)));
+    let certs = match &named {
+        Some((name, path)) => crate::tls::read_pem_bundle(path)
+            .map_err(|why| ConfigError(format!("{name}={path:?} {why}")))?,
+        None => Vec::new(),
+    };
+    let tls = crate::tls::client_config(&certs).map_err(|why| {
+        let (name, path) = named.clone().unwrap_or_default();
+        ConfigError(format!("{name}={path:?} {why}"))
+    })?;
+    Ok((named.map(|(_, p)| p), tls))
+}
+
+/// `AGENT_COMMAND_USER=uid[:gid]`, numeric (a scratch image has no user
+/// database to look names up in).
+fn command_user(env: &dyn Env) -> Result<Option<(u32, u32)>, ConfigError> {
+    let Some(v) = var(env, "AGENT_COMMAND_USER") else {
+        return Ok(None);
+    };
+    let bad = |why: &str| ConfigError(format!("AGENT_COMMAND_USER={v:?} is not valid: {why}"));
+    let (u, g) = v.split_once(':').unwrap_or((v.as_str(), v.as_str()));
+    let (uid, gid) = match (u.parse::<u32>(), g.parse::<u32>()) {
+        (Ok(u), Ok(g)) => (u, g),
+        _ => return Err(bad("expected a numeric uid or uid:gid, e.g. 10002:10002")),
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(bad(
+            "running the program as another user needs the agent to start as root",
+        ));
+    }
+    Ok(Some((uid, gid)))
 }
 
 fn var(env: &dyn Env, name: &str) -> Option<String> {
@@ -217,7 +350,10 @@ fn boolean(env: &dyn Env, name: &str, default: bool) -> Result<bool, ConfigError
 /// Checks that `url` is an absolute http(s) URL with a host; returns it
 /// without a trailing slash.
 pub fn check_http_url(name: &str, url: &str) -> Result<String, ConfigError> {
-    let bad = |why: &str| ConfigError(format!("{name}={url:?} is not valid: {why}"));
+    let bad = |why: &str| {
+        let shown = crate::redact::url(url);
+        ConfigError(format!("{name}={shown:?} is not valid: {why}"))
+    };
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -355,9 +491,11 @@ impl Config {
         let configs_dir =
             PathBuf::from(var(env, "CONFIGS_DIR").unwrap_or_else(|| "/configs".into()));
 
+        let (ca_file, tls) = tls_config(env)?;
         let backend = match var(env, "AGENT_BACKEND").as_deref().unwrap_or("echo") {
             "echo" => BackendConfig::Echo { delay: millis(env, "ECHO_DELAY_MS", 0, 3_600_000)? },
             "openai" => BackendConfig::OpenAi(OpenAiConfig {
+                tls: tls.clone(),
                 base_url: check_http_url(
                     "OPENAI_BASE_URL",
                     &var(env, "OPENAI_BASE_URL").unwrap_or_else(|| "http://localhost:11434/v1".into()),
@@ -366,6 +504,8 @@ impl Config {
                 model: var(env, "OPENAI_MODEL").unwrap_or_else(|| "llama3.2".into()),
                 system_prompt: var(env, "OPENAI_SYSTEM_PROMPT"),
                 max_history_messages: number(env, "OPENAI_HISTORY_MESSAGES", 20, 0, 1000)?,
+                max_history_bytes: number(env, "OPENAI_HISTORY_BYTES", 4 << 20, 0, 1 << 30)?,
+                max_answer_bytes: number(env, "OPENAI_MAX_ANSWER_BYTES", 1 << 20, 1024, 64 << 20)?,
             }),
             "command" => {
                 let raw = var(env, "AGENT_COMMAND").ok_or_else(|| {
@@ -375,9 +515,14 @@ impl Config {
                 if argv.is_empty() {
                     return Err(ConfigError("AGENT_COMMAND is empty".into()));
                 }
-                BackendConfig::Command { argv }
+                BackendConfig::Command(CommandConfig {
+                    argv,
+                    env: child_env(env),
+                    user: command_user(env)?,
+                })
             }
             "http" | "webhook" => BackendConfig::Webhook {
+                tls: tls.clone(),
                 url: check_http_url(
                     "AGENT_WEBHOOK_URL",
                     &var(env, "AGENT_WEBHOOK_URL").ok_or_else(|| {
@@ -431,6 +576,8 @@ impl Config {
         };
 
         Ok(Config {
+            tls,
+            ca_file,
             workspace_id,
             platform_url,
             register: boolean(env, "REGISTER", true)?,
@@ -452,10 +599,10 @@ impl Config {
     /// One line for the start-up log: everything useful, no secret.
     pub fn summary(&self) -> String {
         format!(
-            "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={}",
+            "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={} private_ca={}",
             self.workspace_id,
-            self.platform_url,
-            self.agent_url,
+            crate::redact::url(&self.platform_url),
+            crate::redact::url(&self.agent_url),
             self.bind_addr,
             self.port,
             self.backend.name(),
@@ -465,6 +612,7 @@ impl Config {
             self.shutdown_grace.as_secs(),
             self.configs_dir.display(),
             if self.auth_token.is_some() { "on" } else { "off" },
+            self.ca_file.as_deref().unwrap_or("none"),
         )
     }
 }
@@ -694,6 +842,28 @@ mod tests {
             let e = Config::load(&env(pairs)).unwrap_err();
             assert!(e.0.contains(name), "{pairs:?}: {e}");
         }
+    }
+
+    #[test]
+    fn the_child_env_withholds_secrets_unless_handed_on() {
+        let e = env(&[
+            ("PATH", "/bin"),
+            ("OPENAI_API_KEY", "k"),
+            ("HF_TOKEN", "h"),
+            ("DATABASE_URL", "postgres://u:p@db/x"),
+            ("AGENT_COMMAND_ENV", " HF_TOKEN ,"),
+        ]);
+        let c = child_env(&e);
+        let names: Vec<&str> = c.vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"PATH") && names.contains(&"HF_TOKEN"),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.withheld,
+            ["CONFIGS_DIR", "DATABASE_URL", "OPENAI_API_KEY"]
+        );
+        assert!(!format!("{c:?}").contains("/bin"), "Debug shows names only");
     }
 
     #[test]

@@ -7,14 +7,53 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+/// Why a write is not (fully) done; the two cases mean different things to
+/// whoever holds the data.
+#[derive(Debug)]
+pub enum WriteError {
+    /// the file was not replaced: the old one (or none) is in place
+    NotWritten(io::Error),
+    /// the new file is in place, but syncing its directory failed, so a
+    /// power cut could still bring the old one back
+    NotDurable(io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::NotWritten(e) => write!(f, "{e}"),
+            WriteError::NotDurable(e) => write!(
+                f,
+                "the file is in place but its directory could not be synced ({e})"
+            ),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), WriteError> {
+    write_atomic_with(path, data, mode, sync_dir)
+}
+
+fn write_atomic_with(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    sync_dir: fn(&Path) -> io::Result<()>,
+) -> Result<(), WriteError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let name = path.file_name().ok_or_else(|| {
+        WriteError::NotWritten(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "path has no file name",
+        ))
+    })?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
@@ -29,14 +68,14 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         f.write_all(data)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)?;
-        // the rename itself is durable only once the directory is synced
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
-    if result.is_err() {
+    if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
+        return Err(WriteError::NotWritten(e));
     }
-    result
+    // the rename itself is durable only once the directory is synced
+    sync_dir(dir).map_err(WriteError::NotDurable)
 }
 
 #[cfg(test)]
@@ -57,6 +96,17 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temp files left");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failed_directory_sync_after_the_rename_says_the_file_is_in_place() {
+        let dir = std::env::temp_dir().join(format!("wa-fs-{}", crate::ids::new_id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        let r = write_atomic_with(&p, b"new", 0o600, |_| Err(io::Error::other("EIO")));
+        assert!(matches!(r, Err(WriteError::NotDurable(_))), "{r:?}");
+        assert_eq!(fs::read(&p).unwrap(), b"new");
         let _ = fs::remove_dir_all(dir);
     }
 

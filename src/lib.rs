@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod card;
+pub mod children;
 pub mod cli;
 pub mod config;
 pub mod fsutil;
@@ -24,10 +25,13 @@ pub mod metrics;
 pub mod panics;
 pub mod platform;
 pub mod protocol;
+pub mod redact;
 pub mod reload;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod signals;
 pub mod slots;
 pub mod store;
 pub mod time;
+pub mod tls;

@@ -3,6 +3,7 @@
 //! for a stop signal, and shut down within the grace period.
 
 use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use workspace_agent::card::{Capabilities, Cards};
@@ -16,10 +17,15 @@ use workspace_agent::protocol::v03;
 use workspace_agent::server::{HttpServer, ServerParts};
 use workspace_agent::service::{Service, ServiceConfig};
 use workspace_agent::shutdown::Stop;
-use workspace_agent::{backend, cli, logging, memory, panics, reload};
+use workspace_agent::signals::{self, Event};
+use workspace_agent::{backend, children, cli, logging, memory, panics, reload};
 
 fn main() -> ExitCode {
+    signals::block();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if !matches!(args.first().map(String::as_str), None | Some("run")) {
+        signals::unblock();
+    }
     let code = match args.first().map(String::as_str) {
         None | Some("run") => run(),
         Some("healthcheck") => cli::healthcheck::run(),
@@ -42,10 +48,23 @@ fn main() -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+/// How often freed memory is handed back to the OS while idle.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
 fn run() -> i32 {
+    children::protect_from_children();
+    children::become_subreaper();
     memory::tune_allocator();
     logging::init();
     panics::install_hook();
+    let stop = Stop::new();
+    let events = match signals::spawn(stop.clone()) {
+        Ok(rx) => rx,
+        Err(e) => {
+            eprintln!("error: cannot start the signal thread: {e}");
+            return 1;
+        }
+    };
     let cfg = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -62,21 +81,6 @@ fn run() -> i32 {
             return 1;
         }
     };
-
-    let stop = Stop::new();
-    {
-        let stop = stop.clone();
-        let installed = ctrlc::set_handler(move || {
-            if stop.trigger() >= 2 {
-                eprintln!("second stop signal: exiting now without waiting for tasks");
-                std::process::exit(130);
-            }
-        });
-        if let Err(e) = installed {
-            eprintln!("error: cannot install the SIGTERM/SIGINT handler: {e}");
-            return 1;
-        }
-    }
 
     let metrics = Arc::new(Metrics::new());
     let service = Arc::new(Service::new(
@@ -124,7 +128,11 @@ fn run() -> i32 {
     let mut platform_client = None;
     let platform = if cfg.register {
         let tokens = Arc::new(TokenStore::load(&cfg.configs_dir));
-        let client = Arc::new(PlatformClient::new(&cfg.platform_url, tokens));
+        let client = Arc::new(PlatformClient::new(
+            &cfg.platform_url,
+            tokens,
+            Arc::clone(&cfg.tls),
+        ));
         platform_client = Some(Arc::clone(&client));
         let load = {
             let (service, state) = (Arc::clone(&service), Arc::clone(&server.state));
@@ -166,24 +174,20 @@ fn run() -> i32 {
         None
     };
 
-    // The main thread idles until a signal. Meanwhile it reloads the card on
-    // SIGHUP and, every 10 s, hands memory freed after a burst back to the
-    // OS so RSS falls again when load ends.
-    reload::install_sighup();
+    // The main thread idles until a stop signal, reloading the card on
+    // SIGHUP and handing memory freed after a burst back to the OS, so RSS
+    // falls again when load ends.
     memory::shed_unused_code();
-    let mut ticks = 0u32;
-    while !stop.wait_timeout(Duration::from_secs(1)) {
-        if reload::requested() {
-            reload::card(
+    loop {
+        match events.recv_timeout(TRIM_EVERY) {
+            Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Event::Reload) => reload::card(
                 &server.state,
                 &registration_card,
                 platform_client.clone(),
                 &cfg.workspace_id,
-            );
-        }
-        ticks += 1;
-        if ticks % 10 == 0 {
-            memory::trim();
+            ),
+            Err(RecvTimeoutError::Timeout) => memory::trim(),
         }
     }
     let stop_began = Instant::now();
@@ -197,7 +201,8 @@ fn run() -> i32 {
     if !service.wait_idle(deadline) {
         let n = service.store.cancel_all();
         log::warn!("grace period over: canceling {n} unfinished task(s)");
-        service.wait_idle(Instant::now() + Duration::from_millis(500));
+        // every backend answers a cancel within a second (see backend::watchdog)
+        service.wait_idle(Instant::now() + Duration::from_secs(1));
     }
     // Workers finish the answers they are writing (streams end with the
     // tasks); a worker stuck on a dead client does not hold up the exit.

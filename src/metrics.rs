@@ -71,7 +71,8 @@ impl Window {
         if failed {
             slot.2 += 1;
             if let Some(e) = error {
-                self.last_error = truncate(e, SAMPLE_ERROR_MAX);
+                // the heartbeat carries it off the host: no URL credentials
+                self.last_error = truncate(&crate::redact::text(e), SAMPLE_ERROR_MAX);
             }
         }
     }

@@ -1,34 +1,14 @@
 //! SIGHUP reloads the card: the card file and `AGENT_NAME` /
 //! `AGENT_DESCRIPTION` are read again, the served card is swapped, and the
-//! platform is told through `/registry/update-card`.
+//! platform is told through `/registry/update-card`. (`signals` turns the
+//! signal into a call here, on the main thread.)
 
 use crate::card::{Capabilities, Cards};
 use crate::config::Config;
 use crate::platform::PlatformClient;
 use crate::server::State;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-
-static RELOAD: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sighup(_: libc::c_int) {
-    // only an atomic store: async-signal-safe
-    RELOAD.store(true, Ordering::SeqCst);
-}
-
-pub fn install_sighup() {
-    let handler: extern "C" fn(libc::c_int) = on_sighup;
-    // SAFETY: installs a handler that only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGHUP, handler as libc::sighandler_t);
-    }
-}
-
-/// Whether a SIGHUP arrived since the last call.
-pub fn requested() -> bool {
-    RELOAD.swap(false, Ordering::SeqCst)
-}
 
 /// Re-reads the card configuration and swaps the card; a broken card file
 /// keeps the current card (and says so).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::peers::{mock_openai, mock_webhook};
+use common::peers::{mock_openai, mock_webhook, silent_peer};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -267,4 +267,103 @@ fn concurrency_is_limited_with_a_clear_busy_error() {
         v["error"]["message"].as_str().unwrap().contains("busy"),
         "{v}"
     );
+}
+
+fn hung_backend(backend: &str, url: &str, extra: &[(&str, &str)]) -> Agent {
+    let v1 = format!("{url}/v1");
+    let mut env = match backend {
+        "openai" => vec![
+            ("AGENT_BACKEND", "openai"),
+            ("OPENAI_BASE_URL", v1.as_str()),
+        ],
+        _ => vec![("AGENT_BACKEND", "http"), ("AGENT_WEBHOOK_URL", url)],
+    };
+    env.extend_from_slice(extra);
+    Agent::start(&env)
+}
+
+#[test]
+fn cancel_reaches_a_blocked_http_backend_within_a_second() {
+    for backend in ["http", "openai"] {
+        let peer = silent_peer();
+        let a = hung_backend(backend, &peer.url(), &[("MAX_CONCURRENT_TASKS", "1")]);
+        let later =
+            json!({"message": {"parts": [{"text": "x"}]}, "configuration": {"blocking": false}});
+        let r = a.rpc("message/send", later.clone(), &[]);
+        let id = r["result"]["id"].as_str().unwrap().to_string();
+        assert!(eventually(Duration::from_secs(5), || peer.accepted() == 1));
+        std::thread::sleep(Duration::from_millis(200));
+        let asked = std::time::Instant::now();
+        let c = a.rpc("tasks/cancel", json!({"id": id}), &[]);
+        assert_eq!(c["result"]["status"]["state"], "canceled", "{backend}: {c}");
+        assert!(
+            eventually(Duration::from_secs(3), || !peer.closed().is_empty()),
+            "{backend}: the blocked call's connection is closed"
+        );
+        let took = peer.closed()[0] - asked;
+        assert!(
+            took < Duration::from_secs(1),
+            "{backend}: closed after {took:?}"
+        );
+        // the backend slot is free again at once
+        let r = a.rpc("message/send", later, &[]);
+        assert_eq!(r["result"]["kind"], "task", "{backend}: {r}");
+    }
+}
+
+#[test]
+fn shutdown_cancels_a_blocked_http_backend_and_the_stream_ends_canceled() {
+    let peer = silent_peer();
+    let mut a = hung_backend("http", &peer.url(), &[("SHUTDOWN_GRACE_SECS", "1")]);
+    let port = a.port;
+    let stream =
+        std::thread::spawn(move || post_rpc(port, "/", "message/stream", send_params("x"), &[]));
+    assert!(eventually(Duration::from_secs(5), || peer.accepted() == 1));
+    a.signal(libc::SIGTERM);
+    let status = a.wait_exit(Duration::from_secs(5)).expect("stops");
+    assert_eq!(status.code(), Some(0), "{}", a.logs());
+    let (_, _, body) = stream.join().unwrap().unwrap();
+    let events = sse_events(&body);
+    let last = events.last().expect("events");
+    assert_eq!(last["result"]["status"]["state"], "canceled", "{events:?}");
+    assert_eq!(last["result"]["final"], true, "{events:?}");
+    let snap: Value = serde_json::from_str(
+        &std::fs::read_to_string(a.configs.join(".agent_snapshot.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(snap["unfinished_tasks"], json!([]), "{snap}");
+}
+
+#[test]
+fn openai_memory_and_answers_are_bounded_in_bytes() {
+    let peer = mock_openai();
+    let a = openai_agent(
+        &peer.url(),
+        &[
+            ("OPENAI_HISTORY_BYTES", "2000"),
+            ("OPENAI_MAX_ANSWER_BYTES", "1500"),
+        ],
+    );
+    // an exchange of about 2.4 kB is over the 2000-byte bound: not kept
+    let long = "word ".repeat(240);
+    let r = a.rpc("message/send", send_ctx(&long, "ctx-big"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
+    a.rpc("message/send", send_ctx("short", "ctx-big"), &[]);
+    let last = peer.bodies().last().cloned().unwrap();
+    let roles: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user"], "{last}");
+    // small exchanges are remembered as before
+    a.rpc("message/send", send_ctx("again", "ctx-big"), &[]);
+    let last = peer.bodies().last().cloned().unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 4, "{last}");
+
+    // an answer over OPENAI_MAX_ANSWER_BYTES fails the task in plain words
+    let r = a.rpc("message/send", send_ctx(&"word ".repeat(400), "ctx-2"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
+    assert!(status_text(&r).contains("OPENAI_MAX_ANSWER_BYTES"), "{r}");
 }

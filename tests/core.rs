@@ -339,3 +339,41 @@ fn the_readme_documents_every_variable() {
         );
     }
 }
+
+#[test]
+fn sighup_never_stops_the_agent_not_even_while_it_starts() {
+    let mut a = Agent::spawn(&[]);
+    let pid = a.child.id();
+    // From the moment the agent's code first does anything with SIGHUP
+    // (blocks it, or catches it), a burst while it binds, loads the card and
+    // starts its threads. Before that moment no program can help it: the
+    // default action of SIGHUP is to terminate.
+    let hup = 1u64 << (libc::SIGHUP - 1);
+    let touched = || (signal_mask(pid, "SigBlk") | signal_mask(pid, "SigCgt")) & hup != 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !touched() && std::time::Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    for _ in 0..200 {
+        a.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        a.child.try_wait().unwrap().is_none(),
+        "SIGHUP during start-up stopped the agent: {}",
+        a.logs()
+    );
+    a.wait_ready();
+    for _ in 0..5 {
+        a.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    still_fine(&a);
+    assert!(a.child.try_wait().unwrap().is_none(), "{}", a.logs());
+    a.signal(libc::SIGTERM);
+    let status = a
+        .wait_exit(Duration::from_secs(5))
+        .expect("SIGTERM stops it");
+    assert_eq!(status.code(), Some(0), "{}", a.logs());
+}

@@ -473,3 +473,111 @@ fn sighup_reloads_the_card_and_tells_the_platform() {
         "After"
     );
 }
+
+#[test]
+fn the_token_file_is_not_trusted_too_far() {
+    let other = temp_dir("other").join("someone-elses-secret");
+    std::fs::write(&other, "someone-elses-secret-value-0000000000000").unwrap();
+    let huge = "a".repeat(5000);
+    type Make<'a> = &'a dyn Fn(&std::path::Path);
+    let cases: [(&str, Make); 3] = [
+        ("symbolic link", &|p| {
+            std::os::unix::fs::symlink(&other, p).unwrap()
+        }),
+        ("bytes", &|p| std::fs::write(p, &huge).unwrap()),
+        ("characters", &|p| {
+            std::fs::write(p, "tok\r\nX-Injected: yes").unwrap()
+        }),
+    ];
+    for (why, make) in cases {
+        let p = MockPlatform::start();
+        let configs = temp_dir("tokfile");
+        make(&configs.join(".auth_token"));
+        let a = agent_for(&p, &[("CONFIGS_DIR", configs.to_str().unwrap())]);
+        assert!(eventually(SECS, || !p
+            .calls("/registry/register")
+            .is_empty()));
+        let first = &p.calls("/registry/register")[0];
+        assert_eq!(first.auth, None, "{why}: the file's contents were sent");
+        let logs = a.logs();
+        assert!(logs.contains(why), "{why}: {logs}");
+        assert!(!logs.contains("someone-elses") && !logs.contains("Injected"));
+    }
+}
+
+#[test]
+fn a_token_that_could_not_be_saved_is_saved_once_it_can_be() {
+    let p = MockPlatform::start();
+    // a file where the directory should be: nothing can be saved yet
+    let configs = temp_dir("later").join("configs");
+    std::fs::write(&configs, "x").unwrap();
+    let cfg = configs.to_str().unwrap().to_string();
+    let log_dir = temp_dir("later-logs");
+    let env = [
+        ("CONFIGS_DIR", cfg.as_str()),
+        ("REGISTER", "true"),
+        ("PLATFORM_URL", &p.url()),
+        ("HEARTBEAT_INTERVAL_SECS", "1"),
+    ];
+    let a = Agent::spawn_logging_to(&env, &log_dir);
+    a.wait_ready();
+    assert!(eventually(SECS, || p.token().is_some()), "{}", a.logs());
+    let metric = |v: &str| {
+        let (_, _, m) = http(a.port, "GET", "/metrics", &[], b"").unwrap();
+        String::from_utf8_lossy(&m).contains(&format!("workspace_agent_token_persisted {v}"))
+    };
+    assert!(eventually(SECS, || metric("0")));
+    let port = a.port.to_string();
+    let diagnose = || {
+        let out = run_bin(
+            &[
+                ("WORKSPACE_ID", "ws"),
+                ("CONFIGS_DIR", &cfg),
+                ("PORT", &port),
+            ],
+            &["diagnose"],
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(diagnose().contains("✗ token saved"), "{}", diagnose());
+
+    std::fs::remove_file(&configs).unwrap();
+    std::fs::create_dir(&configs).unwrap();
+    let saved = configs.join(".auth_token");
+    assert!(
+        eventually(SECS, || std::fs::read_to_string(&saved).ok() == p.token()),
+        "the token is saved without a restart: {}",
+        a.logs()
+    );
+    assert!(eventually(SECS, || metric("1")));
+    assert!(!diagnose().contains("token saved"), "{}", diagnose());
+}
+
+#[test]
+fn heartbeats_refused_after_a_good_registration_back_off() {
+    let p = MockPlatform::start();
+    p.set_mode(Mode::HeartbeatUnauthorized);
+    let a = agent_for(&p, &[]);
+    assert!(eventually(SECS, || !p
+        .calls("/registry/heartbeat")
+        .is_empty()));
+    std::thread::sleep(Duration::from_secs(4));
+    let (registers, heartbeats) = (
+        p.calls("/registry/register").len(),
+        p.calls("/registry/heartbeat").len(),
+    );
+    assert!(
+        registers <= 5 && heartbeats <= 5,
+        "{registers} registrations and {heartbeats} heartbeats in about 4 s:\n{}",
+        a.logs()
+    );
+    let lines = a.logs().lines().count();
+    assert!(lines < 30, "{lines} log lines");
+    // and once the platform takes heartbeats again, they flow
+    p.set_mode(Mode::Up);
+    let before = p.calls("/registry/heartbeat").len();
+    assert!(eventually(Duration::from_secs(20), || p
+        .calls("/registry/heartbeat")
+        .len()
+        > before));
+}

@@ -2,18 +2,19 @@
 //! streamed back as the answer.
 //!
 //! No shell is involved unless the user writes one (`AGENT_COMMAND="sh -c
-//! '...'"`). The child runs in its own process group with the agent's
-//! secrets removed from its environment, and the whole group is killed on
-//! cancel, on timeout and on shutdown (which cancels every task).
+//! '...'"`). The child runs in its own process group with the environment
+//! `config::child_env` decided (no secrets, no `CONFIGS_DIR`), optionally as
+//! another user, and the whole group is killed on cancel, on timeout and on
+//! shutdown (which cancels every task).
 
+use super::watchdog::Watchdog;
 use super::{Backend, BackendError, BackendRequest};
+use crate::config::CommandConfig;
 use crate::store::CancelToken;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How much of stderr is kept to explain a failure.
 const STDERR_TAIL: usize = 2048;
@@ -21,30 +22,27 @@ const STDERR_TAIL: usize = 2048;
 const MAX_OUTPUT: usize = 8 << 20;
 
 pub struct CommandBackend {
-    argv: Vec<String>,
+    cfg: CommandConfig,
 }
 
 impl CommandBackend {
-    pub fn new(argv: Vec<String>) -> CommandBackend {
-        CommandBackend { argv }
+    pub fn new(cfg: CommandConfig) -> CommandBackend {
+        if !cfg.env.withheld.is_empty() {
+            log::info!(
+                "command backend: withheld from the program's environment (secret-looking or the agent's paths): {}; \
+                 hand one on with AGENT_COMMAND_ENV=NAME,NAME",
+                cfg.env.withheld.join(", ")
+            );
+        }
+        // SAFETY: geteuid has no preconditions.
+        if cfg.user.is_none() && unsafe { libc::geteuid() } == 0 {
+            log::warn!(
+                "command backend: the agent runs as root, so the program does too and can read the agent's files \
+                 and memory; set AGENT_COMMAND_USER=uid:gid to run it as another user"
+            );
+        }
+        CommandBackend { cfg }
     }
-}
-
-/// Environment variables never handed to the child: the agent's own
-/// secrets, and anything that looks like one.
-pub fn is_secret_var(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "API_KEY",
-        "APIKEY",
-        "CREDENTIAL",
-        "PRIVATE_KEY",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
 }
 
 fn kill_group(pid: u32) {
@@ -68,7 +66,7 @@ impl Backend for CommandBackend {
         emit: &mut dyn FnMut(&str),
     ) -> Result<(), BackendError> {
         let total = deadline.saturating_duration_since(Instant::now());
-        let Some((program, args)) = self.argv.split_first() else {
+        let Some((program, args)) = self.cfg.argv.split_first() else {
             return Err(BackendError::Failed("AGENT_COMMAND is empty".into()));
         };
         let mut cmd = Command::new(program);
@@ -78,14 +76,14 @@ impl Backend for CommandBackend {
             .stderr(Stdio::piped())
             .process_group(0)
             .env_clear()
-            .envs(std::env::vars_os().filter_map(|(k, v)| {
-                let name = k.to_str()?;
-                (!is_secret_var(name)).then(|| (k.clone(), v))
-            }))
+            .envs(self.cfg.env.vars.iter().map(|(k, v)| (k, v)))
             .env("A2A_TASK_ID", req.task_id)
             .env("A2A_CONTEXT_ID", req.context_id);
-        let mut child = cmd
-            .spawn()
+        if let Some((uid, gid)) = self.cfg.user {
+            cmd.uid(uid).gid(gid);
+        }
+        // `_owned` keeps the reaper off this pid until `child.wait()` below
+        let (mut child, _owned) = crate::children::spawn_owned(&mut cmd)
             .map_err(|e| BackendError::Failed(format!("could not start {program:?}: {e}")))?;
         let pid = child.id();
 
@@ -122,33 +120,17 @@ impl Backend for CommandBackend {
 
         // The watchdog kills the group on cancel or timeout; reading stdout
         // below then ends because the pipe closes.
-        let done = CancelToken::new();
-        let killed_for = Arc::new(AtomicBool::new(false));
-        let watchdog = {
-            let (done, cancel, killed) = (done.clone(), cancel.clone(), killed_for.clone());
-            std::thread::Builder::new()
-                .name("cmd-watchdog".into())
-                .spawn(move || loop {
-                    if done.wait_timeout(Duration::from_millis(50)) {
-                        return;
-                    }
-                    if cancel.is_set() || Instant::now() >= deadline {
-                        killed.store(true, Ordering::SeqCst);
-                        kill_group(pid);
-                        return;
-                    }
-                })
-        };
-        let watchdog = match watchdog {
-            Ok(w) => Some(w),
-            Err(e) => {
-                kill_group(pid);
-                let _ = child.wait();
-                return Err(BackendError::Failed(format!(
-                    "could not watch the command: {e}"
-                )));
-            }
-        };
+        let watchdog =
+            match Watchdog::spawn("cmd-watchdog", cancel, deadline, move || kill_group(pid)) {
+                Ok(w) => w,
+                Err(e) => {
+                    kill_group(pid);
+                    let _ = child.wait();
+                    return Err(BackendError::Failed(format!(
+                        "could not watch the command: {e}"
+                    )));
+                }
+            };
 
         let mut out = child.stdout.take();
         let mut pending: Vec<u8> = Vec::new();
@@ -181,10 +163,7 @@ impl Backend for CommandBackend {
         }
         drop(out);
         let status = child.wait();
-        done.trigger();
-        if let Some(w) = watchdog {
-            let _ = w.join();
-        }
+        let killed = watchdog.finish();
         if let Ok(w) = writer {
             let _ = w.join();
         }
@@ -193,7 +172,7 @@ impl Backend for CommandBackend {
             .and_then(|r| r.join().ok())
             .unwrap_or_default();
 
-        if killed_for.load(Ordering::SeqCst) {
+        if killed {
             return Err(if cancel.is_set() {
                 BackendError::Canceled
             } else {
@@ -231,6 +210,7 @@ impl Backend for CommandBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn run(
         argv: &[&str],
@@ -238,7 +218,11 @@ mod tests {
         cancel: &CancelToken,
         budget: Duration,
     ) -> (Result<(), BackendError>, String) {
-        let b = CommandBackend::new(argv.iter().map(|s| s.to_string()).collect());
+        let b = CommandBackend::new(CommandConfig {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: crate::config::child_env(&crate::config::ProcessEnv),
+            user: None,
+        });
         let mut out = String::new();
         let req = BackendRequest {
             task_id: "t",
@@ -297,12 +281,5 @@ mod tests {
         );
         assert!(matches!(r, Err(BackendError::TimedOut(_))), "{r:?}");
         assert!(start.elapsed() < Duration::from_secs(10));
-    }
-
-    #[test]
-    fn secrets_are_recognised() {
-        assert!(is_secret_var("OPENAI_API_KEY"));
-        assert!(is_secret_var("A2A_AUTH_TOKEN"));
-        assert!(!is_secret_var("PATH"));
     }
 }

@@ -7,7 +7,9 @@
 
 mod command;
 mod echo;
+mod net;
 mod openai;
+mod watchdog;
 mod webhook;
 
 pub use command::CommandBackend;
@@ -17,6 +19,8 @@ pub use webhook::WebhookBackend;
 
 use crate::config::BackendConfig;
 use crate::store::CancelToken;
+use net::Client;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One message to answer.
@@ -65,9 +69,15 @@ pub trait Backend: Send + Sync {
 pub fn build(cfg: &BackendConfig) -> Box<dyn Backend> {
     match cfg {
         BackendConfig::Echo { delay } => Box::new(EchoBackend::new(*delay)),
-        BackendConfig::OpenAi(c) => Box::new(OpenAiBackend::new(c.clone())),
-        BackendConfig::Command { argv } => Box::new(CommandBackend::new(argv.clone())),
-        BackendConfig::Webhook { url } => Box::new(WebhookBackend::new(url.clone())),
+        BackendConfig::OpenAi(c) => Box::new(OpenAiBackend::new(
+            c.clone(),
+            Client::new(Arc::clone(&c.tls)),
+        )),
+        BackendConfig::Command(c) => Box::new(CommandBackend::new(c.clone())),
+        BackendConfig::Webhook { url, tls } => Box::new(WebhookBackend::new(
+            url.clone(),
+            Client::new(Arc::clone(tls)),
+        )),
     }
 }
 
@@ -81,12 +91,25 @@ pub(crate) fn remaining(deadline: Instant, total: Duration) -> Result<Duration, 
     }
 }
 
-/// A ureq agent with the connect timeout every backend uses.
-pub(crate) fn http_agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(10))
-        .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// Why a run was cut short by its watchdog.
+pub(crate) fn interrupted(cancel: &CancelToken, total: Duration) -> BackendError {
+    if cancel.is_set() {
+        BackendError::Canceled
+    } else {
+        BackendError::TimedOut(total)
+    }
+}
+
+/// A redirect is not followed (a POST would turn into a GET); say where to.
+pub(crate) fn refuse_redirect(what: &str, resp: &ureq::Response) -> Result<(), BackendError> {
+    if (300..400).contains(&resp.status()) {
+        let to = crate::redact::url(resp.header("Location").unwrap_or("?"));
+        return Err(BackendError::Failed(format!(
+            "{what} answered HTTP {} (a redirect to {to}); configure the final URL",
+            resp.status()
+        )));
+    }
+    Ok(())
 }
 
 /// Turns a ureq error into words a person can act on.
@@ -95,14 +118,23 @@ pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -
         ureq::Error::Status(code, resp) => {
             let body = resp.into_string().unwrap_or_default();
             let body: String = body.chars().take(300).collect();
-            BackendError::Failed(format!("{what} answered HTTP {code}: {}", body.trim()))
+            let body = crate::redact::text(body.trim());
+            BackendError::Failed(format!("{what} answered HTTP {code}: {body}"))
         }
         ureq::Error::Transport(t) => {
-            let text = t.to_string();
+            // ureq's own text starts with the URL: use the parts after it
+            let mut text = t.kind().to_string();
+            if let Some(m) = t.message() {
+                text = format!("{text}: {m}");
+            }
+            if let Some(source) = std::error::Error::source(&t) {
+                text = format!("{text}: {source}");
+            }
             if text.contains("timed out") || text.contains("Timeout") || text.contains("WouldBlock")
             {
                 BackendError::TimedOut(total)
             } else {
+                let text = crate::redact::text(&text);
                 BackendError::Failed(format!("could not reach {what}: {text}"))
             }
         }

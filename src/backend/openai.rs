@@ -5,7 +5,11 @@
 //! `message/stream` clients see tokens as the model produces them. Keeps a
 //! bounded conversation per `contextId` so follow-ups have context.
 
-use super::{describe_http_error, http_agent, remaining, Backend, BackendError, BackendRequest};
+use super::net::Client;
+use super::{
+    describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
+    BackendRequest,
+};
 use crate::config::OpenAiConfig;
 use crate::store::CancelToken;
 use serde_json::{json, Value};
@@ -21,17 +25,30 @@ const MAX_LINE: usize = 1 << 20;
 
 pub struct OpenAiBackend {
     cfg: OpenAiConfig,
-    agent: ureq::Agent,
+    http: Client,
     conversations: Mutex<Conversations>,
 }
 
 type Turns = VecDeque<(&'static str, String)>;
+
+/// What one conversation may hold.
+#[derive(Clone, Copy)]
+struct Bounds {
+    messages: usize,
+    bytes: usize,
+}
 
 #[derive(Default)]
 struct Conversations {
     clock: u64,
     /// context id → (last use, turns)
     map: HashMap<String, (u64, Turns)>,
+    /// bytes held: context ids and turns' text
+    bytes: usize,
+}
+
+fn size(context: &str, turns: &Turns) -> usize {
+    context.len() + turns.iter().map(|(_, t)| t.len()).sum::<usize>()
 }
 
 impl Conversations {
@@ -47,26 +64,45 @@ impl Conversations {
         }
     }
 
-    fn record(&mut self, context: &str, user: &str, assistant: &str, max_messages: usize) {
+    /// Adds an exchange; then the oldest turns of this conversation, and
+    /// whole least recently used conversations, go until both bounds hold.
+    fn record(&mut self, context: &str, user: &str, assistant: &str, b: Bounds) {
         self.clock += 1;
-        let clock = self.clock;
-        if !self.map.contains_key(context) && self.map.len() >= MAX_CONTEXTS {
-            if let Some(oldest) = self
+        let mut turns = match self.map.remove(context) {
+            Some((_, t)) => {
+                self.bytes -= size(context, &t);
+                t
+            }
+            None => Turns::new(),
+        };
+        turns.push_back(("user", user.to_string()));
+        turns.push_back(("assistant", assistant.to_string()));
+        // whole exchanges go, so the history still starts with the user
+        while turns.len() > b.messages || (!turns.is_empty() && size(context, &turns) > b.bytes) {
+            turns.pop_front();
+            if turns.front().is_some_and(|(role, _)| *role == "assistant") {
+                turns.pop_front();
+            }
+        }
+        if turns.is_empty() {
+            return;
+        }
+        let needed = size(context, &turns);
+        while self.map.len() >= MAX_CONTEXTS || self.bytes + needed > b.bytes {
+            let Some(oldest) = self
                 .map
                 .iter()
                 .min_by_key(|(_, (u, _))| *u)
                 .map(|(k, _)| k.clone())
-            {
-                self.map.remove(&oldest);
+            else {
+                break;
+            };
+            if let Some((_, t)) = self.map.remove(&oldest) {
+                self.bytes -= size(&oldest, &t);
             }
         }
-        let (used, turns) = self.map.entry(context.to_string()).or_default();
-        *used = clock;
-        turns.push_back(("user", user.to_string()));
-        turns.push_back(("assistant", assistant.to_string()));
-        while turns.len() > max_messages {
-            turns.pop_front();
-        }
+        self.bytes += needed;
+        self.map.insert(context.to_string(), (self.clock, turns));
     }
 }
 
@@ -114,10 +150,10 @@ pub fn parse_sse_line(line: &str) -> SseLine {
 }
 
 impl OpenAiBackend {
-    pub fn new(cfg: OpenAiConfig) -> OpenAiBackend {
+    pub fn new(cfg: OpenAiConfig, http: Client) -> OpenAiBackend {
         OpenAiBackend {
             cfg,
-            agent: http_agent(),
+            http,
             conversations: Mutex::new(Conversations::default()),
         }
     }
@@ -130,7 +166,10 @@ impl OpenAiBackend {
     }
 
     fn what(&self) -> String {
-        format!("the model server at {}", self.cfg.base_url)
+        format!(
+            "the model server at {}",
+            crate::redact::url(&self.cfg.base_url)
+        )
     }
 }
 
@@ -162,78 +201,37 @@ impl Backend for OpenAiBackend {
         messages.push(json!({"role": "user", "content": req.text}));
         let body = json!({"model": self.cfg.model, "messages": messages, "stream": true});
 
-        let mut call = self
-            .agent
+        let call = self
+            .http
+            .guard(cancel, deadline)
+            .map_err(BackendError::Failed)?;
+        let mut request = call
             .post(&self.endpoint())
             .timeout(remaining(deadline, total)?)
             .set("Content-Type", "application/json")
             .set("Accept", "text/event-stream");
         if let Some(key) = &self.cfg.api_key {
-            call = call.set("Authorization", &format!("Bearer {key}"));
+            request = request.set("Authorization", &format!("Bearer {key}"));
         }
-        let resp = call
-            .send_string(&body.to_string())
-            .map_err(|e| describe_http_error(&self.what(), e, total))?;
-
-        let mut answer = String::new();
-        let is_sse = resp.content_type().contains("event-stream");
-        if is_sse {
-            let mut reader = BufReader::new(resp.into_reader().take(64 << 20));
-            let mut line = Vec::new();
-            loop {
-                if cancel.is_set() {
-                    // dropping the reader closes the connection: the model
-                    // server stops generating
-                    return Err(BackendError::Canceled);
-                }
-                remaining(deadline, total)?;
-                line.clear();
-                let n = (&mut reader)
-                    .take(MAX_LINE as u64)
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| io_error(e, total, &self.what()))?;
-                if n == 0 {
-                    break;
-                }
-                match parse_sse_line(&String::from_utf8_lossy(&line)) {
-                    SseLine::Delta(d) => {
-                        answer.push_str(&d);
-                        emit(&d);
-                    }
-                    SseLine::Done => break,
-                    SseLine::Error(m) => {
-                        return Err(BackendError::Failed(format!(
-                            "{} reported: {m}",
-                            self.what()
-                        )))
-                    }
-                    SseLine::Skip => {}
-                }
-            }
+        let resp = match request.send_string(&body.to_string()) {
+            Err(_) if call.interrupted() => return Err(interrupted(cancel, total)),
+            r => r.map_err(|e| describe_http_error(&self.what(), e, total))?,
+        };
+        refuse_redirect(&self.what(), &resp)?;
+        let read = if resp.content_type().contains("event-stream") {
+            self.read_stream(resp, emit)
         } else {
-            // a server that ignores `stream: true` answers with one JSON body
-            let mut raw = String::new();
-            resp.into_reader()
-                .take(64 << 20)
-                .read_to_string(&mut raw)
-                .map_err(|e| {
-                    BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
-                })?;
-            let v: Value = serde_json::from_str(&raw).map_err(|e| {
-                BackendError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
-            })?;
-            let text = v
-                .pointer("/choices/0/message/content")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    BackendError::Failed(format!(
-                        "{} sent no choices[0].message.content",
-                        self.what()
-                    ))
-                })?;
-            answer.push_str(text);
-            emit(text);
+            self.read_whole(resp, emit)
+        };
+        // a closed connection reads like the end of the answer: ask the
+        // watchdog whether it was one
+        if call.interrupted() || cancel.is_set() {
+            return Err(interrupted(cancel, total));
         }
+        let answer = read.map_err(|e| match e {
+            ReadError::Io(e) => io_error(e, total, &self.what()),
+            ReadError::Failed(m) => BackendError::Failed(m),
+        })?;
         if cancel.is_set() {
             return Err(BackendError::Canceled);
         }
@@ -244,9 +242,97 @@ impl Backend for OpenAiBackend {
                 req.context_id,
                 req.text,
                 &answer,
-                self.cfg.max_history_messages,
+                Bounds {
+                    messages: self.cfg.max_history_messages,
+                    bytes: self.cfg.max_history_bytes,
+                },
             );
         Ok(())
+    }
+}
+
+/// How reading an answer went wrong.
+enum ReadError {
+    Io(std::io::Error),
+    Failed(String),
+}
+
+impl OpenAiBackend {
+    /// Server-sent events, line by line; each delta goes out at once.
+    fn read_stream(
+        &self,
+        resp: ureq::Response,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<String, ReadError> {
+        let mut answer = String::new();
+        let mut reader = BufReader::new(resp.into_reader());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = (&mut reader)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut line)
+                .map_err(ReadError::Io)?;
+            if n == 0 {
+                return Ok(answer);
+            }
+            match parse_sse_line(&String::from_utf8_lossy(&line)) {
+                SseLine::Delta(d) => {
+                    if answer.len() + d.len() > self.cfg.max_answer_bytes {
+                        return Err(self.too_long());
+                    }
+                    answer.push_str(&d);
+                    emit(&d);
+                }
+                SseLine::Done => return Ok(answer),
+                SseLine::Error(m) => {
+                    let m = crate::redact::text(&m);
+                    return Err(ReadError::Failed(format!("{} reported: {m}", self.what())));
+                }
+                SseLine::Skip => {}
+            }
+        }
+    }
+
+    /// A server that ignores `stream: true` answers with one JSON body.
+    fn read_whole(
+        &self,
+        resp: ureq::Response,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<String, ReadError> {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ReadError::Failed(format!("{} sent an unreadable answer: {e}", self.what()))
+        };
+        // the answer's text plus room for the JSON around it
+        let cap = self.cfg.max_answer_bytes as u64 * 2 + 64 * 1024;
+        let mut raw = String::new();
+        resp.into_reader()
+            .take(cap)
+            .read_to_string(&mut raw)
+            .map_err(|e| unreadable(&e))?;
+        let v: Value = serde_json::from_str(&raw).map_err(|e| unreadable(&e))?;
+        let text = v
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ReadError::Failed(format!(
+                    "{} sent no choices[0].message.content",
+                    self.what()
+                ))
+            })?;
+        if text.len() > self.cfg.max_answer_bytes {
+            return Err(self.too_long());
+        }
+        emit(text);
+        Ok(text.to_string())
+    }
+
+    fn too_long(&self) -> ReadError {
+        ReadError::Failed(format!(
+            "{} sent an answer longer than {} bytes (OPENAI_MAX_ANSWER_BYTES)",
+            self.what(),
+            self.cfg.max_answer_bytes
+        ))
     }
 }
 
@@ -284,15 +370,42 @@ mod tests {
     #[test]
     fn conversations_are_bounded() {
         let mut c = Conversations::default();
+        let b = Bounds {
+            messages: 4,
+            bytes: 1 << 20,
+        };
         for i in 0..10 {
-            c.record("ctx", &format!("q{i}"), &format!("a{i}"), 4);
+            c.record("ctx", &format!("q{i}"), &format!("a{i}"), b);
         }
         let h = c.history("ctx");
         assert_eq!(h.len(), 4);
         assert_eq!(h[0], ("user", "q8".to_string()));
         for i in 0..(MAX_CONTEXTS + 10) {
-            c.record(&i.to_string(), "q", "a", 4);
+            c.record(&i.to_string(), "q", "a", b);
         }
         assert!(c.map.len() <= MAX_CONTEXTS);
+    }
+
+    #[test]
+    fn conversations_are_bounded_in_bytes_least_recently_used_first() {
+        let mut c = Conversations::default();
+        let b = Bounds {
+            messages: 100,
+            bytes: 1000,
+        };
+        c.record("a", &"x".repeat(400), "y", b);
+        c.record("b", &"x".repeat(400), "y", b);
+        let _ = c.history("a");
+        c.record("c", &"x".repeat(400), "y", b);
+        assert!(c.bytes <= 1000, "{}", c.bytes);
+        assert!(c.map.contains_key("a") && c.map.contains_key("c"));
+        assert!(!c.map.contains_key("b"), "the least recently used went");
+        c.record("big", &"x".repeat(2000), "y", b);
+        assert!(
+            c.history("big").is_empty(),
+            "an exchange over the bound is not kept"
+        );
+        let held: usize = c.map.iter().map(|(k, (_, t))| size(k, t)).sum();
+        assert_eq!(held, c.bytes);
     }
 }

@@ -1,7 +1,11 @@
 //! The simplest way to put any service behind the agent: POST
 //! `{text, task_id, context_id}` to a URL and answer with its `text`.
 
-use super::{describe_http_error, http_agent, remaining, Backend, BackendError, BackendRequest};
+use super::net::Client;
+use super::{
+    describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
+    BackendRequest,
+};
 use crate::store::CancelToken;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -12,15 +16,12 @@ const MAX_ANSWER: u64 = 8 << 20;
 
 pub struct WebhookBackend {
     url: String,
-    agent: ureq::Agent,
+    http: Client,
 }
 
 impl WebhookBackend {
-    pub fn new(url: String) -> WebhookBackend {
-        WebhookBackend {
-            url,
-            agent: http_agent(),
-        }
+    pub fn new(url: String, http: Client) -> WebhookBackend {
+        WebhookBackend { url, http }
     }
 }
 
@@ -36,27 +37,32 @@ impl Backend for WebhookBackend {
         deadline: Instant,
         emit: &mut dyn FnMut(&str),
     ) -> Result<(), BackendError> {
-        let what = format!("the webhook at {}", self.url);
+        let what = format!("the webhook at {}", crate::redact::url(&self.url));
         let total = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
         let body = json!({"text": req.text, "task_id": req.task_id, "context_id": req.context_id});
-        let resp = self
-            .agent
+        let call = self
+            .http
+            .guard(cancel, deadline)
+            .map_err(BackendError::Failed)?;
+        let sent = call
             .post(&self.url)
             .timeout(remaining(deadline, total)?)
             .set("Content-Type", "application/json")
-            .send_string(&body.to_string())
-            .map_err(|e| describe_http_error(&what, e, total))?;
+            .send_string(&body.to_string());
+        let resp = match sent {
+            Err(_) if call.interrupted() => return Err(interrupted(cancel, total)),
+            r => r.map_err(|e| describe_http_error(&what, e, total))?,
+        };
+        refuse_redirect(&what, &resp)?;
         let is_json = resp.content_type().contains("json");
         let mut raw = String::new();
-        resp.into_reader()
-            .take(MAX_ANSWER)
-            .read_to_string(&mut raw)
-            .map_err(|e| BackendError::Failed(format!("{what} sent an unreadable answer: {e}")))?;
-        if cancel.is_set() {
-            return Err(BackendError::Canceled);
+        let read = resp.into_reader().take(MAX_ANSWER).read_to_string(&mut raw);
+        if call.interrupted() || cancel.is_set() {
+            return Err(interrupted(cancel, total));
         }
+        read.map_err(|e| BackendError::Failed(format!("{what} sent an unreadable answer: {e}")))?;
         let text = if is_json {
             let v: Value = serde_json::from_str(&raw)
                 .map_err(|e| BackendError::Failed(format!("{what} sent invalid JSON: {e}")))?;

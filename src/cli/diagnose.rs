@@ -140,7 +140,7 @@ pub fn run() -> i32 {
 }
 
 fn check_platform(r: &mut Report, cfg: &Config) {
-    let url = &cfg.platform_url;
+    let url = &crate::redact::url(&cfg.platform_url);
     let Some((host, port)) = host_port(url) else {
         r.fail(
             "PLATFORM_URL",
@@ -187,9 +187,10 @@ fn check_platform(r: &mut Report, cfg: &Config) {
         }
     }
     let agent = ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::clone(&cfg.tls))
         .timeout(Duration::from_secs(5))
         .build();
-    match agent.get(url).call() {
+    match agent.get(&cfg.platform_url).call() {
         Ok(resp) => r.pass(
             "platform HTTP",
             &format!("{url} answers HTTP {}", resp.status()),
@@ -199,14 +200,17 @@ fn check_platform(r: &mut Report, cfg: &Config) {
         }
         Err(e) => r.fail(
             "platform HTTP",
-            &format!("no HTTP answer from {url}: {e}"),
+            &format!(
+                "no HTTP answer from {url}: {}",
+                crate::redact::text(&e.to_string())
+            ),
             "check PLATFORM_URL's scheme and port",
         ),
     }
 }
 
 fn check_advertised(r: &mut Report, cfg: &Config) {
-    let url = &cfg.agent_url;
+    let url = &crate::redact::url(&cfg.agent_url);
     let Some((host, _)) = host_port(url) else {
         r.fail(
             "advertised URL",
@@ -260,7 +264,7 @@ fn check_configs_dir(r: &mut Report, dir: &Path) {
 
 fn check_token(r: &mut Report, dir: &Path) {
     let path = dir.join(crate::platform::token::TOKEN_FILE);
-    let meta = match std::fs::metadata(&path) {
+    let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             r.pass(
@@ -330,7 +334,10 @@ fn check_local_agent(r: &mut Report, port: u16) {
         .timeout(Duration::from_secs(2))
         .build();
     match agent.get(&url).call() {
-        Ok(resp) if resp.status() == 200 => r.pass("local agent", &format!("{url} answers 200")),
+        Ok(resp) if resp.status() == 200 => {
+            r.pass("local agent", &format!("{url} answers 200"));
+            check_token_saved(r, &agent, port);
+        }
         Ok(resp) => r.fail(
             "local agent",
             &format!("{url} answers HTTP {}", resp.status()),
@@ -341,6 +348,30 @@ fn check_local_agent(r: &mut Report, port: u16) {
             &format!("no answer from {url}: {e}"),
             "is the agent running in this container/host, on PORT?",
         ),
+    }
+}
+
+/// The running agent knows whether the token it holds reached the disk;
+/// it says so in `/metrics`.
+fn check_token_saved(r: &mut Report, agent: &ureq::Agent, port: u16) {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let Some(text) = agent
+        .get(&url)
+        .call()
+        .ok()
+        .and_then(|resp| resp.into_string().ok())
+    else {
+        return;
+    };
+    if text
+        .lines()
+        .any(|l| l == "workspace_agent_token_persisted 0")
+    {
+        r.fail(
+            "token saved",
+            "the agent holds a platform token it could not save to CONFIGS_DIR (it retries on every heartbeat)",
+            "make CONFIGS_DIR a writable volume owned by the agent's user; if the agent stops first, the workspace is locked out",
+        );
     }
 }
 

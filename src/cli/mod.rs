@@ -36,7 +36,8 @@ ENVIRONMENT:\n",
     }
     s.push_str(
         "\nSIGNALS:\n    SIGTERM/SIGINT stop heartbeats, finish in-flight tasks within SHUTDOWN_GRACE_SECS,\n    \
-write the snapshot and exit 0. A second signal exits at once.\n",
+write the snapshot and exit 0. A second signal exits at once.\n    \
+A SIGHUP re-reads the card; it never stops the agent.\n",
     );
     s
 }

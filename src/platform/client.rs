@@ -42,14 +42,20 @@ fn platform_message(body: &str) -> String {
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| body.trim().to_string());
-    crate::metrics::truncate(&msg, 300)
+    crate::metrics::truncate(&crate::redact::text(&msg), 300)
 }
 
 impl PlatformClient {
-    pub fn new(base: &str, tokens: Arc<TokenStore>) -> PlatformClient {
+    /// `tls` is what HTTPS to the platform trusts (`Config::tls`).
+    pub fn new(
+        base: &str,
+        tokens: Arc<TokenStore>,
+        tls: Arc<ureq::rustls::ClientConfig>,
+    ) -> PlatformClient {
         PlatformClient {
             base: base.trim_end_matches('/').to_string(),
             agent: ureq::AgentBuilder::new()
+                .tls_config(tls)
                 .timeout_connect(Duration::from_secs(5))
                 .timeout(Duration::from_secs(15))
                 .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
@@ -60,6 +66,11 @@ impl PlatformClient {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The base URL fit for a log line (credentials and query hidden).
+    pub fn shown(&self) -> String {
+        crate::redact::url(&self.base)
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, RegistryError> {
@@ -83,7 +94,9 @@ impl PlatformClient {
                     c => RegistryError::Status(c, msg),
                 })
             }
-            Err(ureq::Error::Transport(t)) => Err(RegistryError::Unreachable(t.to_string())),
+            Err(ureq::Error::Transport(t)) => Err(RegistryError::Unreachable(crate::redact::text(
+                &t.to_string(),
+            ))),
         }
     }
 

@@ -49,15 +49,45 @@ impl PlatformLoop {
 
     fn run(self) {
         self.metrics.set_registration(RegState::Pending);
+        // register-then-refused cycles without a good heartbeat in between
+        let mut refused = 0u32;
         loop {
             if !self.register_until_done() {
                 return; // stopping
             }
-            if !self.heartbeat_until_unauthorized() {
+            let Some(good_heartbeats) = self.heartbeat_until_unauthorized() else {
+                return;
+            };
+            // The token was refused mid-way: register again to recover it.
+            // A platform that accepts the registration and refuses the next
+            // heartbeat again must not be hammered: back off until a
+            // heartbeat goes through.
+            if good_heartbeats > 0 {
+                refused = 0;
+            }
+            let wait = backoff(refused);
+            refused = refused.saturating_add(1);
+            if refused > 1 {
+                log::warn!(
+                    "the platform accepts registrations but refuses heartbeats ({refused} times in a row); \
+                     registering again in {:.1} s",
+                    wait.as_secs_f64()
+                );
+            }
+            if self.stop.wait_timeout(wait) {
                 return;
             }
-            // the token was refused mid-way: register again to recover it
         }
+    }
+
+    /// A token that could not be saved is saved again on every turn of
+    /// either loop, until it is on disk; `/metrics` (and so `diagnose`)
+    /// shows whether it is.
+    fn keep_token_safe(&self) {
+        let saved = self.client.tokens.retry_persist();
+        self.metrics
+            .token_persisted
+            .store(u8::from(saved), Ordering::Relaxed);
     }
 
     /// Registers, retrying until it works. Returns false if told to stop.
@@ -65,6 +95,7 @@ impl PlatformLoop {
         let mut attempt = 0u32;
         let mut tried_without_token = false;
         while !self.stop.is_set() {
+            self.keep_token_safe();
             self.metrics
                 .register_attempts
                 .fetch_add(1, Ordering::Relaxed);
@@ -75,13 +106,10 @@ impl PlatformLoop {
             {
                 Ok(issued) => {
                     self.metrics.set_registration(RegState::Registered);
-                    self.metrics.token_persisted.store(
-                        u8::from(self.client.tokens.is_persisted()),
-                        Ordering::Relaxed,
-                    );
+                    self.keep_token_safe();
                     log::info!(
                         "registered with the platform at {} as {} (advertised URL {}){}",
-                        self.client.base(),
+                        self.client.shown(),
                         self.workspace_id,
                         self.agent_url,
                         if issued { "; auth token issued" } else { "" }
@@ -107,7 +135,7 @@ impl PlatformLoop {
                     log::error!(
                         "LOCKED OUT: the platform at {} refuses this agent ({msg}) and issues no new token while one is live. \
                          Put the workspace's token in {} or revoke it on the platform. Retrying in {} s.",
-                        self.client.base(),
+                        self.client.shown(),
                         self.client.tokens.path().display(),
                         w.as_secs()
                     );
@@ -137,7 +165,7 @@ impl PlatformLoop {
                     };
                     log::warn!(
                         "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.{hint}",
-                        self.client.base(),
+                        self.client.shown(),
                         w.as_secs_f64()
                     );
                     w
@@ -151,13 +179,16 @@ impl PlatformLoop {
         false
     }
 
-    /// Heartbeats until stopped (false) or the token is refused (true).
-    fn heartbeat_until_unauthorized(&self) -> bool {
+    /// Heartbeats until stopped (`None`) or the token is refused (the
+    /// number of heartbeats that went through before).
+    fn heartbeat_until_unauthorized(&self) -> Option<u64> {
         let mut failures = 0u32;
+        let mut good = 0u64;
         loop {
             if self.stop.is_set() {
-                return false;
+                return None;
             }
+            self.keep_token_safe();
             let body = heartbeat_body(
                 &self.workspace_id,
                 &(self.load)(),
@@ -166,6 +197,7 @@ impl PlatformLoop {
             );
             match self.client.heartbeat(&body) {
                 Ok(()) => {
+                    good += 1;
                     self.metrics.heartbeat_ok.fetch_add(1, Ordering::Relaxed);
                     if failures > 0 {
                         log::info!(
@@ -186,7 +218,7 @@ impl PlatformLoop {
                     }
                     log::warn!("heartbeat refused ({msg}); registering again to recover the token");
                     self.metrics.set_registration(RegState::Pending);
-                    return true;
+                    return Some(good);
                 }
                 Err(e) => {
                     self.metrics
@@ -200,7 +232,7 @@ impl PlatformLoop {
                 }
             }
             if self.stop.wait_timeout(self.interval) {
-                return false;
+                return None;
             }
         }
     }

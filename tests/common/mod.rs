@@ -48,6 +48,17 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// A temporary directory owned by `uid`, for an agent started with
+/// `Agent::start_as`.
+pub fn temp_dir_for(tag: &str, uid: u32) -> PathBuf {
+    let d = temp_dir(tag);
+    std::os::unix::fs::chown(&d, Some(uid), Some(uid)).unwrap();
+    d
+}
+
+/// The uid tests run an unprivileged agent as.
+pub const NOBODY: u32 = 65534;
+
 pub struct Agent {
     pub child: Child,
     pub port: u16,
@@ -65,16 +76,38 @@ impl Agent {
     }
 
     pub fn spawn(env: &[(&str, &str)]) -> Agent {
-        Agent::spawn_inner(env, None)
+        Agent::spawn_inner(env, None, None, &[])
+    }
+
+    /// Like `start`, with the binary started through `wrapper` (e.g.
+    /// `unshare ...`): `child` is then the wrapper's process.
+    pub fn start_wrapped(env: &[(&str, &str)], wrapper: &[&str]) -> Agent {
+        let a = Agent::spawn_inner(env, None, None, wrapper);
+        a.wait_ready();
+        a
+    }
+
+    /// Like `start`, with the agent running as `uid` (gid the same), as the
+    /// image runs it; the test itself runs as root. CONFIGS_DIR must be one
+    /// that uid can use (see `temp_dir_for`).
+    pub fn start_as(env: &[(&str, &str)], uid: u32) -> Agent {
+        let a = Agent::spawn_inner(env, None, Some(uid), &[]);
+        a.wait_ready();
+        a
     }
 
     /// Like `spawn`, with the log kept in `log_dir` (for a CONFIGS_DIR the
     /// test makes unwritable).
     pub fn spawn_logging_to(env: &[(&str, &str)], log_dir: &std::path::Path) -> Agent {
-        Agent::spawn_inner(env, Some(log_dir))
+        Agent::spawn_inner(env, Some(log_dir), None, &[])
     }
 
-    fn spawn_inner(env: &[(&str, &str)], log_dir: Option<&std::path::Path>) -> Agent {
+    fn spawn_inner(
+        env: &[(&str, &str)],
+        log_dir: Option<&std::path::Path>,
+        uid: Option<u32>,
+        wrapper: &[&str],
+    ) -> Agent {
         let port = env
             .iter()
             .find(|(k, _)| *k == "PORT")
@@ -88,7 +121,14 @@ impl Agent {
         let log = log_dir
             .unwrap_or(&configs)
             .join(format!("agent-{port}.log"));
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("WORKSPACE_ID", "ws-test")
@@ -100,6 +140,10 @@ impl Agent {
             .env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(uid) = uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
         }
         let out = File::create(&log).unwrap();
         let child = cmd
@@ -295,6 +339,38 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     f()
+}
+
+/// (state, parent pid) of a process, from /proc/<pid>/stat.
+pub fn proc_state(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut f = after.split_whitespace();
+    Some((f.next()?.chars().next()?, f.next()?.parse().ok()?))
+}
+
+/// Every process whose parent is `ppid`, with its state.
+pub fn children_of(ppid: u32) -> Vec<(u32, char)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| match proc_state(pid) {
+            Some((state, p)) if p == ppid => Some((pid, state)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A signal mask from /proc/<pid>/status: `SigBlk` (blocked by the main
+/// thread), `SigCgt` (has a handler), ...
+pub fn signal_mask(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0)
 }
 
 /// Resident memory of a process, from /proc.

@@ -164,3 +164,53 @@ pub fn mock_webhook() -> Peer {
         json_response(rq, 200, json!({"text": format!("hook: {text}")}))
     })
 }
+
+/// A peer that accepts connections, reads whatever comes and never answers:
+/// a hung model server or webhook. Records when each connection is closed
+/// by the other side.
+pub struct SilentPeer {
+    pub port: u16,
+    accepted: Arc<Mutex<u32>>,
+    closed: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+
+impl SilentPeer {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    pub fn accepted(&self) -> u32 {
+        *self.accepted.lock().unwrap()
+    }
+    pub fn closed(&self) -> Vec<std::time::Instant> {
+        self.closed.lock().unwrap().clone()
+    }
+}
+
+pub fn silent_peer() -> SilentPeer {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(0));
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (accepted, closed) = (accepted.clone(), closed.clone());
+        // lives as long as the test process; it only ever waits
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                *accepted.lock().unwrap() += 1;
+                let closed = closed.clone();
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let mut buf = [0u8; 4096];
+                    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+                    closed.lock().unwrap().push(std::time::Instant::now());
+                });
+            }
+        });
+    }
+    SilentPeer {
+        port,
+        accepted,
+        closed,
+    }
+}

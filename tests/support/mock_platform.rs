@@ -25,6 +25,8 @@ pub enum Mode {
     Error500,
     Slow(Duration),
     RejectUrl,
+    /// registers fine, then refuses every heartbeat with 401
+    HeartbeatUnauthorized,
 }
 
 pub struct State {
@@ -184,6 +186,9 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
         Mode::RejectUrl if path == "/registry/register" => {
             return respond(rq, 400, json!({"error": "invalid request body"}))
         }
+        Mode::HeartbeatUnauthorized if path == "/registry/heartbeat" => {
+            return respond(rq, 401, json!({"error": "invalid workspace auth token"}))
+        }
         _ => {}
     }
     let mut s = state.lock().unwrap();
@@ -250,6 +255,7 @@ fn handle(mut rq: tiny_http::Request, state: &Mutex<State>) {
                 Some("500") => Mode::Error500,
                 Some("reject") => Mode::RejectUrl,
                 Some("slow") => Mode::Slow(Duration::from_secs(30)),
+                Some("hb401") => Mode::HeartbeatUnauthorized,
                 _ => Mode::Up,
             };
             drop(s);

@@ -1,0 +1,179 @@
+//! HTTP for the backends that a cancel or a deadline can interrupt at any
+//! point: while connecting, while waiting for the answer's head, while
+//! reading its body.
+//!
+//! ureq 2 blocks in socket reads and offers a hook into its connections for
+//! TLS only. Every backend connection therefore goes through that hook (a
+//! plain `http://` URL is sent as `https://host:port` with the TLS layer
+//! left out), where a clone of the socket is kept; a `Watchdog` shuts the
+//! sockets down on cancel or at the deadline, and the blocked read returns
+//! at once. No connection pooling, so every request has its own socket.
+
+use super::watchdog::Watchdog;
+use crate::store::CancelToken;
+use std::cell::RefCell;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use ureq::rustls;
+
+/// The sockets of one guarded call.
+#[derive(Default)]
+struct Sockets {
+    /// (closed, open sockets)
+    inner: Mutex<(bool, Vec<TcpStream>)>,
+}
+
+impl Sockets {
+    fn add(&self, s: TcpStream) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        g.1.push(s);
+    }
+
+    fn close_all(&self) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = true;
+        for s in &g.1 {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+struct Current {
+    sockets: Arc<Sockets>,
+    /// the caller's URL was plain http: no TLS on this connection
+    plain: bool,
+}
+
+thread_local! {
+    // ureq connects on the calling thread, inside the guarded call
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+struct Connector {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl ureq::TlsConnector for Connector {
+    fn connect(
+        &self,
+        dns_name: &str,
+        io: Box<dyn ureq::ReadWrite>,
+    ) -> Result<Box<dyn ureq::ReadWrite>, ureq::Error> {
+        let plain = CURRENT.with(|c| {
+            let c = c.borrow();
+            let current = c.as_ref()?;
+            if let Some(clone) = io.socket().and_then(|s| s.try_clone().ok()) {
+                current.sockets.add(clone);
+            }
+            Some(current.plain)
+        });
+        match plain {
+            Some(true) => Ok(io),
+            _ => ureq::TlsConnector::connect(&self.tls, dns_name, io),
+        }
+    }
+}
+
+/// The backends' HTTP client.
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .tls_connector(Arc::new(Connector { tls }))
+            .max_idle_connections(0)
+            .redirects(0)
+            .timeout_connect(Duration::from_secs(10))
+            .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { agent }
+    }
+
+    /// Starts a call that `cancel` or `deadline` interrupts; requests made
+    /// through the guard on this thread belong to it.
+    pub fn guard(&self, cancel: &CancelToken, deadline: Instant) -> Result<Guard<'_>, String> {
+        let sockets = Arc::new(Sockets::default());
+        let watchdog = {
+            let sockets = Arc::clone(&sockets);
+            Watchdog::spawn("http-watchdog", cancel, deadline, move || {
+                sockets.close_all()
+            })
+            .map_err(|e| format!("could not watch the call: {e}"))?
+        };
+        Ok(Guard {
+            client: self,
+            sockets,
+            watchdog,
+        })
+    }
+}
+
+pub struct Guard<'a> {
+    client: &'a Client,
+    sockets: Arc<Sockets>,
+    watchdog: Watchdog,
+}
+
+impl Guard<'_> {
+    /// A POST whose connection this guard can close.
+    pub fn post(&self, url: &str) -> ureq::Request {
+        let (url, plain) = through_connector(url);
+        CURRENT.with(|c| {
+            *c.borrow_mut() = Some(Current {
+                sockets: Arc::clone(&self.sockets),
+                plain,
+            })
+        });
+        self.client.agent.post(&url)
+    }
+
+    /// Whether the call was interrupted (canceled or out of time).
+    pub fn interrupted(&self) -> bool {
+        self.watchdog.fired()
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// The URL ureq is given: `https` always (so the connection passes the
+/// connector), with the port written out for a plain `http` URL.
+fn through_connector(url: &str) -> (String, bool) {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return (url.to_string(), false);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let has_port = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').is_some_and(|(_, p)| p.starts_with(':')),
+        None => host.contains(':'),
+    };
+    let port = if has_port { "" } else { ":80" };
+    (format!("https://{authority}{port}{tail}"), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_urls_get_their_port_written_out() {
+        let t = |u: &str| through_connector(u);
+        assert_eq!(t("http://h/v1"), ("https://h:80/v1".into(), true));
+        assert_eq!(t("http://h:8/v1?q"), ("https://h:8/v1?q".into(), true));
+        assert_eq!(t("http://u:p@h?x"), ("https://u:p@h:80?x".into(), true));
+        assert_eq!(t("http://[::1]/"), ("https://[::1]:80/".into(), true));
+        assert_eq!(t("http://[::1]:9"), ("https://[::1]:9".into(), true));
+        assert_eq!(t("https://h/x"), ("https://h/x".into(), false));
+    }
+}
