@@ -17,7 +17,7 @@ CONFIGS_DIR ?= $(CURDIR)/.configs
 REGISTER ?= false
 RUST_LOG ?= info
 
-.PHONY: deps run build release static static-arm64 static-glibc static-arm64-glibc image image-arm64 image-glibc mock-image test test-rust test-py test-container test-arm64 lint fmt bench fuzz soak clean
+.PHONY: deps run build release static static-arm64 static-glibc static-arm64-glibc image image-arm64 image-glibc mock-image test test-rust test-py test-container test-arm64 lint fmt bench bench-static fuzz soak clean
 
 # Our patch on tiny_http, applied to the crate cargo downloads into the
 # git-ignored .patched/ (Cargo.toml's [patch.crates-io] points there). Cheap
@@ -220,14 +220,17 @@ fmt: deps
 bench: release static
 	bash bench/run.sh
 
-# glibc-static vs musl vs musl + allocator, one run (BENCHMARKS.md).
+# glibc-static vs musl vs musl + mimalloc vs musl + jemalloc, one run
+# (BENCHMARKS.md, "Static builds"); ends with the default build in place.
+BENCH_STATIC := target/bench-static
 bench-static: deps
 	$(MAKE) static-glibc
-	$(MAKE) static ALLOC= && mkdir -p target/bench-static && cp $(STATIC_OUT) target/bench-static/musl
-	$(MAKE) static && cp $(STATIC_OUT) target/bench-static/musl-$(ALLOC)
-	$(MAKE) image
-	python3 bench/static_compare.py glibc-static=$(STATIC_GLIBC_OUT) musl=target/bench-static/musl \
-		musl+$(ALLOC)=target/bench-static/musl-$(ALLOC)
+	mkdir -p $(BENCH_STATIC)
+	$(MAKE) static ALLOC= && cp $(STATIC_OUT) $(BENCH_STATIC)/musl
+	$(MAKE) static ALLOC=tikv-jemallocator && cp $(STATIC_OUT) $(BENCH_STATIC)/musl-jemalloc
+	$(MAKE) image && cp $(STATIC_OUT) $(BENCH_STATIC)/musl-$(ALLOC)
+	python3 bench/static_compare.py glibc-static=$(STATIC_GLIBC_OUT) musl=$(BENCH_STATIC)/musl \
+		musl+$(ALLOC)=$(BENCH_STATIC)/musl-$(ALLOC) musl+jemalloc=$(BENCH_STATIC)/musl-jemalloc
 
 fuzz: deps
 	bash fuzz/run.sh $${FUZZ_SECS:-60}
