@@ -20,6 +20,20 @@ use workspace_agent::shutdown::Stop;
 use workspace_agent::signals::{self, Event};
 use workspace_agent::{backend, children, cli, logging, memory, panics, reload};
 
+// The musl builds (`make static`, `make static-arm64`) bring their own
+// allocator: musl's malloc serialises a thread per connection on one lock.
+// glibc builds keep glibc's malloc. See src/memory.rs and BENCHMARKS.md.
+#[cfg(all(target_env = "musl", feature = "mimalloc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(all(
+    target_env = "musl",
+    feature = "tikv-jemallocator",
+    not(feature = "mimalloc")
+))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     signals::block();
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,11 +1,20 @@
-//! Keeping the resident set small on glibc/Linux.
+//! Keeping the resident set small on Linux, with glibc or musl.
+//!
+//! Which allocator runs depends on the build: glibc builds use glibc's
+//! malloc; the musl builds (`make static`) use the allocator chosen by a
+//! Cargo feature (`mimalloc`; jemalloc was measured too, see
+//! BENCHMARKS.md), or musl's own malloc without one. [`ALLOCATOR`] names it.
 //!
 //! Three habits of the platform inflate a tiny server's RSS:
 //! * glibc gives each allocating thread its own malloc arena (up to 8 per
 //!   core) and each keeps what it frees: with a thread per connection that
-//!   is most of the RSS after a burst. Two arenas are plenty here.
+//!   is most of the RSS after a burst. Two arenas are plenty here. (musl's
+//!   malloc has one; mimalloc gives each thread a heap but hands the pages
+//!   of an exited thread to the others, so there is nothing to cap.)
 //! * freed memory stays mapped until trimmed: `trim` hands it back, so RSS
-//!   falls again when a burst ends.
+//!   falls again when a burst ends (glibc: `malloc_trim`; mimalloc:
+//!   `mi_collect`, which also purges what its delayed purging still holds;
+//!   musl's malloc returns memory by itself).
 //! * the kernel maps 64 KiB of executable around every page fault
 //!   ("fault-around"), so touching a few hundred functions maps most of the
 //!   2 MB of code. `shed_unused_code` marks the binary's own mappings for
@@ -15,6 +24,42 @@
 //!
 //! Everything here is advice to the kernel or allocator; none of it changes
 //! what the program does, and all of it is skipped where unsupported.
+
+/// The allocator of this build: "glibc", "musl", "mimalloc" or "jemalloc"
+/// ("system" elsewhere).
+pub const ALLOCATOR: &str = if cfg!(all(target_env = "musl", feature = "mimalloc")) {
+    "mimalloc"
+} else if cfg!(all(target_env = "musl", feature = "tikv-jemallocator")) {
+    "jemalloc"
+} else if cfg!(target_env = "musl") {
+    "musl"
+} else if cfg!(target_env = "gnu") {
+    "glibc"
+} else {
+    "system"
+};
+
+#[cfg(all(target_env = "musl", feature = "mimalloc"))]
+extern "C" {
+    // libmimalloc-sys links mimalloc statically; these are its C API.
+    fn mi_collect(force: bool);
+}
+
+#[cfg(all(
+    target_env = "musl",
+    feature = "tikv-jemallocator",
+    not(feature = "mimalloc")
+))]
+extern "C" {
+    // tikv-jemalloc-sys builds jemalloc with the `_rjem_` prefix.
+    fn _rjem_mallctl(
+        name: *const libc::c_char,
+        oldp: *mut libc::c_void,
+        oldlenp: *mut libc::size_t,
+        newp: *mut libc::c_void,
+        newlen: libc::size_t,
+    ) -> libc::c_int;
+}
 
 /// Call first thing in `main`, before threads exist.
 pub fn tune_allocator() {
@@ -31,6 +76,28 @@ pub fn trim() {
     // SAFETY: malloc_trim only releases free pages.
     unsafe {
         libc::malloc_trim(0);
+    }
+    #[cfg(all(target_env = "musl", feature = "mimalloc"))]
+    // SAFETY: mi_collect only frees and purges memory no allocation uses.
+    unsafe {
+        mi_collect(true);
+    }
+    #[cfg(all(
+        target_env = "musl",
+        feature = "tikv-jemallocator",
+        not(feature = "mimalloc")
+    ))]
+    // SAFETY: "arena.<MALLCTL_ARENAS_ALL>.purge" takes no arguments and only
+    // returns unused dirty pages to the kernel (jemalloc decays them only
+    // while it is being called, and an idle agent does not call it).
+    unsafe {
+        _rjem_mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
     }
 }
 

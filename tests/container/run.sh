@@ -17,4 +17,7 @@ if [[ ! -f tests/container/test_container.py ]]; then
 fi
 make -s image mock-image
 source tests/py/venv.sh
+# the image's binary (x86_64 musl) by itself, then the image with Docker
+WA_STATIC_BIN=target/static/workspace-agent WA_RUNNER= WA_STATIC_ARCH=x86_64 WA_IMAGE=${IMAGE:-workspace-agent:local} \
+  "$VENV10/bin/python" -m pytest -q -p no:cacheprovider tests/container/test_static_binary.py
 exec "$VENV10/bin/python" -m pytest -q -p no:cacheprovider tests/container/test_container.py

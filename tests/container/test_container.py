@@ -1,7 +1,8 @@
 """The scratch image, exercised with the Docker Engine the way a user runs it:
 health, registration against a mock platform in its own scratch container,
 the token on a named volume, `docker stop` timing and exit codes, hardening
-flags, and an unreachable platform."""
+flags, an unreachable platform, and deploy/docker-compose.yml brought up with
+docker-compose next to the mock platform."""
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import uuid
 
 import pytest
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMAGE = os.environ.get("IMAGE", "workspace-agent:local")
 MOCK = os.environ.get("MOCK_IMAGE", "workspace-agent-mock-platform:test")
 RUN = "wa-ct-" + uuid.uuid4().hex[:8]
@@ -120,9 +122,30 @@ def test_image_is_small_and_built_from_scratch():
     assert cfg["User"] == "10001:10001"
     assert cfg["StopSignal"] == "SIGTERM"
     assert cfg["Entrypoint"] == ["/workspace-agent"]
-    assert cfg["Healthcheck"]["Test"] == ["CMD", "/workspace-agent", "healthcheck"]
+    hc = cfg["Healthcheck"]
+    assert hc["Test"] == ["CMD", "/workspace-agent", "healthcheck"]
+    api = docker("version", "--format", "{{.Server.APIVersion}}").stdout.strip()
+    if tuple(map(int, api.split("."))) >= (1, 44):
+        # the platform's 30 s rhythm, with a 1 s rhythm until the first success
+        assert (hc["Interval"], hc["StartInterval"], hc["StartPeriod"]) == (30 * 10**9, 10**9, 30 * 10**9), hc
+    else:
+        # Engine < 25 has no start interval: `make image` uses a 2 s interval
+        assert (hc["Interval"], hc["StartPeriod"]) == (2 * 10**9, 10**9), hc
     assert "/configs" in cfg["Volumes"]
     assert "8000/tcp" in cfg["ExposedPorts"]
+
+
+def test_healthy_soon_after_start_with_the_images_own_healthcheck(net):
+    name = f"{RUN}-ownhc"
+    t = time.time()
+    docker("run", "-d", "--name", name, "--network", net["network"], "-e", "WORKSPACE_ID=ws-own", "-e", "REGISTER=false", IMAGE)
+    assert wait_for(lambda: healthy(name), 20, step=0.05), docker("logs", name).stderr
+    took = time.time() - t
+    print(f"\ndocker run -> healthy with the image's HEALTHCHECK: {took:.2f} s")
+    # the first check comes one start interval (Engine 25+) or one interval
+    # (older engines: 2 s) after start, not 30 s
+    assert took < 10
+    docker("rm", "-f", name)
 
 
 def test_missing_workspace_id_exits_non_zero_with_a_clear_message():
@@ -257,3 +280,54 @@ def test_https_backend_runs_tls_inside_scratch(net):
     assert "certificate" not in why or "no ca" not in why, why
     assert any(w in why for w in ("tls", "corrupt", "handshake", "invalidcontenttype", "alert")), why
     docker("rm", "-f", a)
+
+
+def compose(project, *args, env=None, check=True, timeout=180):
+    cmd = ["docker-compose", "-p", project, "-f", os.path.join(ROOT, "deploy", "docker-compose.yml"),
+           "-f", os.path.join(ROOT, "tests", "container", "compose.mock-platform.yml"), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed: {r.stdout}{r.stderr}")
+    return r
+
+
+def test_compose_example_comes_up_registers_and_stops_cleanly():
+    """deploy/docker-compose.yml as shipped (with the mock platform as a
+    second service and a free host port): healthy with the image's own
+    health rhythm, registered and heartbeating, `docker-compose stop` → exit
+    0, and the token and the snapshot left on the named volume."""
+    import shutil
+    import socket
+
+    if not shutil.which("docker-compose"):
+        pytest.skip("docker-compose is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    project = RUN.replace("-", "") + "compose"
+    env = {"WORKSPACE_ID": "ws-compose", "AGENT_PORT": str(port), "AGENT_IMAGE": IMAGE, "MOCK_IMAGE": MOCK}
+    try:
+        compose(project, "up", "-d", env=env)
+        agent_id = compose(project, "ps", "-q", "agent", env=env).stdout.strip()
+        mock_port = int(compose(project, "port", "platform", "8080", env=env).stdout.strip().rsplit(":", 1)[1])
+        t = time.time()
+        assert wait_for(lambda: healthy(agent_id), 30, step=0.1), docker("logs", agent_id).stderr
+        print(f"\ndocker-compose up -> healthy: {time.time() - t:.2f} s after up returned")
+        calls = lambda: http_json(f"http://127.0.0.1:{mock_port}/_calls")  # noqa: E731
+        assert wait_for(lambda: any(c["path"] == "/registry/heartbeat" for c in calls()["calls"]), 20)
+        reg = next(c for c in calls()["calls"] if c["path"] == "/registry/register")
+        assert reg["body"]["id"] == "ws-compose"
+        token = calls()["token"]
+        # the published port reaches the agent
+        assert send(port, "through compose")["result"]["status"]["state"] == "completed"
+        compose(project, "stop", env=env)
+        assert inspect(agent_id, "{{.State.ExitCode}}") == "0"
+        assert "stopped cleanly" in docker("logs", agent_id).stderr
+        content, mode = read_file(agent_id, "/configs/.auth_token")
+        assert content == token and mode & 0o777 == 0o600
+        snap, _ = read_file(agent_id, "/configs/.agent_snapshot.json")
+        assert json.loads(snap), snap
+        mounts = json.loads(inspect(agent_id, "{{json .Mounts}}"))
+        assert any(m["Type"] == "volume" and m["Destination"] == "/configs" for m in mounts), mounts
+    finally:
+        compose(project, "down", "-v", "--remove-orphans", env=env, check=False)

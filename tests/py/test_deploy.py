@@ -24,7 +24,7 @@ def test_compose_matches_the_binary():
     svc = doc["services"]["agent"]
     assert set(svc["environment"]) <= known_vars(), set(svc["environment"]) - known_vars()
     assert svc["healthcheck"]["test"] == ["CMD", "/workspace-agent", "healthcheck"]
-    assert "8000:8000" in svc["ports"]
+    assert "${AGENT_PORT:-8000}:8000" in svc["ports"]
     assert any(v.endswith(":/configs") for v in svc["volumes"])
     grace = int(svc["environment"]["SHUTDOWN_GRACE_SECS"])
     assert int(svc["stop_grace_period"].rstrip("s")) > grace
