@@ -9,26 +9,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-fn agent(env: &[(&str, &str)]) -> Agent {
-    let mut all = vec![
-        ("HEADER_TIMEOUT_SECS", "2"),
-        ("BODY_TIMEOUT_SECS", "2"),
-        ("IDLE_TIMEOUT_SECS", "2"),
-    ];
-    all.extend_from_slice(env);
-    Agent::start(&all)
-}
-
-fn survives(a: &Agent) {
-    let t = Instant::now();
-    still_fine(a);
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        t.elapsed()
-    );
-}
-
 /// Sends `head`, then one byte of `drip` a second (each pause well under
 /// the idle timeout, so no single read times out) until the agent answers
 /// or `limit` passes. Returns the answer and when it came.
@@ -65,7 +45,7 @@ fn drip(a: &Agent, head: &[u8], drip: u8, limit: Duration) -> (String, Duration)
 /// about 1024 idle timeouts, and WORKERS such clients starved the card.
 #[test]
 fn a_chunked_body_dripped_inside_a_size_line_or_trailer_is_cut_at_the_body_timeout() {
-    let a = agent(&[("WORKERS", "4")]);
+    let a = agent_with_short_timeouts(&[("WORKERS", "4")]);
     let head = "POST /a2a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (start, byte) in [("1;", b'a'), ("1\r\n{\r\n0\r\nX-A: ", b'b'), ("0", b'0')] {
         let (out, took) = drip(
@@ -93,7 +73,7 @@ fn a_chunked_body_dripped_inside_a_size_line_or_trailer_is_cut_at_the_body_timeo
 /// on the same full socket, once per request, on a worker each time.
 #[test]
 fn a_client_that_stops_reading_loses_its_connection_after_one_stalled_answer() {
-    let a = agent(&[("WORKERS", "4")]);
+    let a = agent_with_short_timeouts(&[("WORKERS", "4")]);
     let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
     s.set_write_timeout(Some(Duration::from_millis(200)))
         .unwrap();

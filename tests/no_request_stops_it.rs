@@ -10,30 +10,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-const RSS_LIMIT_KIB: u64 = 32 * 1024;
-
-fn agent(env: &[(&str, &str)]) -> Agent {
-    let mut all = vec![
-        ("HEADER_TIMEOUT_SECS", "2"),
-        ("BODY_TIMEOUT_SECS", "2"),
-        ("IDLE_TIMEOUT_SECS", "2"),
-    ];
-    all.extend_from_slice(env);
-    Agent::start(&all)
-}
-
-fn survives(a: &Agent) {
-    let t = Instant::now();
-    still_fine(a);
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        t.elapsed()
-    );
-    let rss = rss_kib(a.child.id());
-    assert!(rss < RSS_LIMIT_KIB, "RSS {rss} KiB");
-}
-
 /// Every status line in what came back, in order.
 fn statuses(out: &str) -> Vec<String> {
     out.match_indices("HTTP/1.1 ")
@@ -48,7 +24,7 @@ fn has_close(out: &str) -> bool {
 
 #[test]
 fn a_huge_declared_length_on_a_get_is_not_drained() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     let req = "GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n";
     let t = Instant::now();
     let out = raw(a.port, req.as_bytes(), Duration::from_secs(5));
@@ -66,7 +42,7 @@ fn a_huge_declared_length_on_a_get_is_not_drained() {
 
 #[test]
 fn nan_q_values_in_te_do_not_kill_workers() {
-    let a = agent(&[("WORKERS", "4")]);
+    let a = agent_with_short_timeouts(&[("WORKERS", "4")]);
     // 40 % q=nan among random q-values: the pattern that made the sort
     // panic (a regular pattern does not)
     let mut seed: u64 = 12345;
@@ -94,7 +70,7 @@ fn nan_q_values_in_te_do_not_kill_workers() {
 
 #[test]
 fn an_endless_chunk_size_line_is_refused_with_bounded_memory() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -118,7 +94,7 @@ fn an_endless_chunk_size_line_is_refused_with_bounded_memory() {
 
 #[test]
 fn a_pipelining_client_that_never_reads_stalls_only_itself() {
-    let a = agent(&[("WORKERS", "4")]);
+    let a = agent_with_short_timeouts(&[("WORKERS", "4")]);
     let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
     s.set_write_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -155,7 +131,7 @@ fn smuggle(a: &Agent, headers: &str) -> String {
 
 #[test]
 fn early_answers_close_the_connection_instead_of_reading_chunk_data_as_a_request() {
-    let a = agent(&[("MAX_BODY_BYTES", "1024")]);
+    let a = agent_with_short_timeouts(&[("MAX_BODY_BYTES", "1024")]);
     for headers in [
         "Content-Type: text/plain\r\n",
         "Content-Type: application/json\r\nA2A-Version: 9.9\r\n",
@@ -166,7 +142,7 @@ fn early_answers_close_the_connection_instead_of_reading_chunk_data_as_a_request
         assert!(!out.contains("/smuggled"), "{out}");
         assert!(has_close(&out), "{headers}: {out}");
     }
-    let authed = agent(&[("A2A_AUTH_TOKEN", "sekrit-token-0123456789")]);
+    let authed = agent_with_short_timeouts(&[("A2A_AUTH_TOKEN", "sekrit-token-0123456789")]);
     let out = smuggle(&authed, "Content-Type: application/json\r\n");
     assert_eq!(statuses(&out), ["401"], "{out}");
     assert!(has_close(&out), "{out}");
@@ -175,7 +151,7 @@ fn early_answers_close_the_connection_instead_of_reading_chunk_data_as_a_request
 
 #[test]
 fn ambiguous_framing_is_a_400_and_a_close() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     let body = r#"{"a":1}"#;
     for (framing, note) in [
         (
@@ -220,7 +196,7 @@ fn ambiguous_framing_is_a_400_and_a_close() {
 
 #[test]
 fn invalid_utf8_in_a_header_gets_an_answer() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     let mut req =
         b"GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nX-Junk: \xff\xfe\xc3\x28\r\n\r\n"
             .to_vec();
@@ -232,7 +208,7 @@ fn invalid_utf8_in_a_header_gets_an_answer() {
 
 #[test]
 fn only_http_1_is_spoken() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     let out = raw(
         a.port,
         b"GET /.well-known/agent-card.json HTTP/2.0\r\nHost: x\r\n\r\n",
@@ -245,7 +221,7 @@ fn only_http_1_is_spoken() {
 
 #[test]
 fn slow_bodies_hold_long_slots_not_the_health_check_workers() {
-    let a = agent(&[("WORKERS", "4"), ("BODY_TIMEOUT_SECS", "10")]);
+    let a = agent_with_short_timeouts(&[("WORKERS", "4"), ("BODY_TIMEOUT_SECS", "10")]);
     // more slow bodies than workers: each would hold its worker for the
     // body timeout if bodies were read outside the long-request share
     let mut drips: Vec<TcpStream> = (0..8)
@@ -266,7 +242,7 @@ fn slow_bodies_hold_long_slots_not_the_health_check_workers() {
 
 #[test]
 fn small_protocol_edges() {
-    let a = agent(&[]);
+    let a = agent_with_short_timeouts(&[]);
     // HTTP/1.0: no 100 Continue (a 1.0 client would take it as the answer),
     // and keep-alive is said out loud
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"id":"x"}}"#;
@@ -304,7 +280,7 @@ fn small_protocol_edges() {
 
 #[test]
 fn silent_connections_give_their_place_back_after_the_header_timeout() {
-    let a = agent(&[
+    let a = agent_with_short_timeouts(&[
         ("MAX_CONNECTIONS", "8"),
         ("HEADER_TIMEOUT_SECS", "1"),
         ("IDLE_TIMEOUT_SECS", "10"),

@@ -116,13 +116,6 @@ fn a_root_agent_runs_its_command_as_another_user() {
     assert!(!out.contains("sk-root-secret"), "{out}");
 }
 
-fn status_text(r: &serde_json::Value) -> String {
-    r["result"]["status"]["message"]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn urls_with_credentials_are_scrubbed_for_callers_heartbeats_and_logs() {
     let p = MockPlatform::start();

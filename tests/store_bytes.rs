@@ -11,15 +11,6 @@ const STORE_BYTES: usize = 4 << 20;
 const MIB: u64 = 1024;
 
 /// `VmRSS` or `VmHWM` of `pid`, in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 fn store_bytes(a: &Agent) -> usize {
     let (_, _, body) = http(a.port, "GET", "/metrics", &[], b"").unwrap();
     String::from_utf8_lossy(&body)
@@ -71,11 +62,5 @@ fn megabyte_fields_stay_within_the_store_bound() {
         status_kib(pid, "VmRSS:"),
         status_kib(pid, "VmHWM:")
     );
-    let (s, _, _) = http(a.port, "GET", "/.well-known/agent-card.json", &[], b"").unwrap();
-    assert_eq!(s, 200);
-    let r = a.rpc("message/send", send_params("still fine"), &[]);
-    assert_eq!(
-        r["result"]["artifacts"][0]["parts"][0]["text"], "still fine",
-        "{r}"
-    );
+    still_fine(&a);
 }

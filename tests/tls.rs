@@ -89,13 +89,6 @@ fn read_request(s: &mut impl Read) -> Option<Vec<u8>> {
     }
 }
 
-fn status_text(r: &serde_json::Value) -> String {
-    r["result"]["status"]["message"]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn a_private_ca_makes_an_https_backend_trusted() {
     let (ca_pem, cert, key) = private_ca();

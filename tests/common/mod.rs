@@ -375,12 +375,17 @@ pub fn signal_mask(pid: u32, field: &str) -> u64 {
 
 /// Resident memory of a process, from /proc.
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A memory field of /proc/<pid>/status (`VmRSS:`, `VmHWM:`), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// The agent still serves its card and a correct message/send.
@@ -403,4 +408,37 @@ pub fn raw(port: u16, bytes: &[u8], wait: Duration) -> String {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     String::from_utf8_lossy(&out).to_string()
+}
+
+/// An agent with short HTTP timeouts (2 s), for attacks that wait them out.
+pub fn agent_with_short_timeouts(env: &[(&str, &str)]) -> Agent {
+    let mut all = vec![
+        ("HEADER_TIMEOUT_SECS", "2"),
+        ("BODY_TIMEOUT_SECS", "2"),
+        ("IDLE_TIMEOUT_SECS", "2"),
+    ];
+    all.extend_from_slice(env);
+    Agent::start(&all)
+}
+
+/// After an attack: the card and a correct message/send, both within a
+/// second, and RSS under 32 MiB.
+pub fn survives(a: &Agent) {
+    let t = Instant::now();
+    still_fine(a);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    let rss = rss_kib(a.child.id());
+    assert!(rss < 32 * 1024, "RSS {rss} KiB");
+}
+
+/// The text of a task's status message (a failed task says why there).
+pub fn status_text(r: &Value) -> String {
+    r["result"]["status"]["message"]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
