@@ -32,13 +32,6 @@ fn reply_text(r: &Value) -> String {
         .to_string()
 }
 
-fn status_text(r: &Value) -> String {
-    r["result"]["status"]["message"]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn openai_streams_tokens_and_keeps_the_conversation() {
     let peer = mock_openai();
