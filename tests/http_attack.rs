@@ -67,6 +67,25 @@ fn a_chunked_body_dripped_inside_a_size_line_or_trailer_is_cut_at_the_body_timeo
     }
 }
 
+/// Pins the client's receive buffer at 64 KiB: Linux would otherwise grow
+/// it (up to tcp_rmem's maximum, 32 MiB here) until every answer fits and
+/// nothing ever stalls.
+fn small_receive_buffer(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 64 * 1024;
+    // SAFETY: a valid socket fd and a c_int option value of the right size
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt SO_RCVBUF");
+}
+
 /// A client that pipelines and never reads: once an answer cannot be
 /// written within the write timeout, the connection ends. It used to go on
 /// reading the next request, whose answer waited the whole timeout again
@@ -77,6 +96,7 @@ fn a_client_that_stops_reading_loses_its_connection_after_one_stalled_answer() {
     let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
     s.set_write_timeout(Some(Duration::from_millis(200)))
         .unwrap();
+    small_receive_buffer(&s);
     let one = b"GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\n\r\n";
     // ~22 MiB of answers: more than both sides' socket buffers hold
     let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * 2000).collect();
