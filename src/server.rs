@@ -9,8 +9,9 @@
 use crate::card::{Cards, CARD_PATH, LEGACY_CARD_PATH};
 use crate::metrics::Metrics;
 use crate::protocol::model::TaskEvent;
+use crate::protocol::wire::{wire, Success};
 use crate::protocol::{self, codes, RpcError, Version};
-use crate::service::{encode_event, Reply, Service};
+use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
 use crate::slots::Slots;
 use serde_json::{json, Value};
@@ -194,13 +195,13 @@ impl std::fmt::Display for Answering {
 }
 
 /// One request, isolated: if answering it panics, the request is dropped
-/// unanswered, which makes tiny_http send it a 500 and close; the worker
-/// goes on with the next.
+/// unanswered, which makes tiny_http send it a 500; the worker goes on
+/// with the next.
 fn handle_isolated(state: &Arc<State>, rq: Request) {
-    let doing = Answering(rq.method().clone(), route(path_of(&rq)));
-    let route = doing.1;
-    if crate::panics::isolate(&doing, || handle(state, rq)).is_none() {
-        state.metrics.http_request(route.index(), 500);
+    let r = route(path_of(&rq));
+    let doing = Answering(rq.method().clone(), r);
+    if crate::panics::isolate(&doing, || handle(state, rq, r)).is_none() {
+        state.metrics.http_request(r.index(), 500);
     }
 }
 
@@ -342,10 +343,9 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-fn handle(state: &Arc<State>, rq: Request) {
-    let path = path_of(&rq).to_string();
-    let r = route(&path);
-    log::debug!("{} {}", rq.method(), path);
+/// Answers one request on route `r` (`route(path_of(&rq))`).
+fn handle(state: &Arc<State>, rq: Request, r: Route) {
+    log::debug!("{} {}", rq.method(), path_of(&rq));
     let method = rq.method().clone();
     match (r, &method) {
         (Route::Card, Method::Get | Method::Head) => serve_card(state, rq),
@@ -358,12 +358,10 @@ fn handle(state: &Arc<State>, rq: Request) {
             respond(state, rq, r, resp);
         }
         (Route::A2a, Method::Post) => serve_a2a(state, rq),
-        (Route::NotFound, _) => respond(
-            state,
-            rq,
-            r,
-            plain_error(404, &format!("no route for {path}"), &[]),
-        ),
+        (Route::NotFound, _) => {
+            let resp = plain_error(404, &format!("no route for {}", path_of(&rq)), &[]);
+            respond(state, rq, r, resp)
+        }
         (_, Method::Options) => {
             let allow = if matches!(r, Route::A2a) {
                 "POST, OPTIONS"
@@ -379,6 +377,7 @@ fn handle(state: &Arc<State>, rq: Request) {
             } else {
                 "GET, HEAD, OPTIONS"
             };
+            let path = path_of(&rq);
             let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
             respond(state, rq, r, plain_error(405, &msg, &[("Allow", allow)]));
         }
@@ -519,7 +518,7 @@ fn read_body(
 }
 
 fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
-    let body = protocol::error(id, e, v).to_string().into_bytes();
+    let body = protocol::error_bytes(id, e, v);
     respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
 }
 
@@ -581,8 +580,7 @@ fn run_long(
         state.overflow.fetch_sub(1, Ordering::SeqCst);
         state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
         let e = RpcError::internal("agent busy: too many long requests at once; retry shortly");
-        let body =
-            crate::protocol::wire::to_bytes(&protocol::error(&Value::Null, &e, reply_version), 0);
+        let body = protocol::error_bytes(&Value::Null, &e, reply_version);
         let resp = json_bytes(503, body, &[("Retry-After", "1")]);
         return respond(state, rq, Route::A2a, resp);
     }
@@ -629,7 +627,7 @@ fn read_and_answer(
     };
     if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
         let e = RpcError::internal("the agent is shutting down; retry against its replacement");
-        let body = crate::protocol::wire::to_bytes(&protocol::error(&req.id, &e, reply_version), 0);
+        let body = protocol::error_bytes(&req.id, &e, reply_version);
         let resp = json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]);
         return respond(state, rq, Route::A2a, resp);
     }
@@ -680,9 +678,10 @@ fn write_chunk(w: &mut dyn Write, data: &[u8]) -> std::io::Result<()> {
     w.flush()
 }
 
-fn sse_event(id: &Value, result: Value) -> Vec<u8> {
+fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     let mut out = b"data: ".to_vec();
-    out.extend_from_slice(protocol::success(id, result).to_string().as_bytes());
+    // a Vec cannot fail to take bytes, and the results have no failing fields
+    let _ = serde_json::to_writer(&mut out, &Success { id, result });
     out.extend_from_slice(b"\n\n");
     out
 }
@@ -707,7 +706,7 @@ fn stream(
             match rx.recv_timeout(SSE_KEEPALIVE) {
                 Ok(ev) => {
                     let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
-                    if write_chunk(&mut w, &sse_event(id, encode_event(&ev, version))).is_err() {
+                    if write_chunk(&mut w, &sse_event(id, wire(&ev, version))).is_err() {
                         log::debug!("stream client went away; worker freed");
                         return;
                     }
@@ -743,7 +742,10 @@ pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
     let Some((state, limits)) = FIXTURE.get_or_init(fixture) else {
         return Vec::new();
     };
-    tiny_http::serve_bytes(input, limits, &mut |rq| handle(state, rq))
+    tiny_http::serve_bytes(input, limits, &mut |rq| {
+        let r = route(path_of(&rq));
+        handle(state, rq, r)
+    })
 }
 
 /// A state as `main` builds it (default limits, echo backend unless one is

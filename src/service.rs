@@ -8,7 +8,7 @@
 use crate::backend::{Backend, BackendError, BackendRequest};
 use crate::metrics::Metrics;
 use crate::protocol::model::*;
-use crate::protocol::wire::{to_bytes, wire, Success, TaskList};
+use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
     self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
@@ -118,7 +118,7 @@ impl Service {
             );
             self.metrics
                 .a2a_request("invalid", started.elapsed(), false, None);
-            return Reply::Json(to_bytes(&protocol::error(&req.id, &e, version), 0));
+            return Reply::Json(protocol::error_bytes(&req.id, &e, version));
         };
         let version = header.unwrap_or(named);
         let result = self.dispatch(method, version, &mut req);
@@ -141,7 +141,7 @@ impl Service {
                 let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
                 self.metrics
                     .a2a_request(label, started.elapsed(), false, counts);
-                Reply::Json(to_bytes(&protocol::error(&req.id, &e, version), 0))
+                Reply::Json(protocol::error_bytes(&req.id, &e, version))
             }
         }
     }
@@ -152,7 +152,7 @@ impl Service {
         version: Version,
         req: &mut RpcRequest,
     ) -> Result<Reply, RpcError> {
-        let task_reply = |t: &Task| success_bytes(&req.id, wire(t, version), t.approx_bytes());
+        let task_reply = |t: &Task, bytes| success_bytes(&req.id, wire(t, version), bytes);
         match method {
             Method::Send | Method::Stream => {
                 let p = self.decode_send(std::mem::take(&mut req.params))?;
@@ -160,7 +160,7 @@ impl Service {
             }
             Method::GetTask => {
                 let r = common::decode_task_ref(&req.params)?;
-                let t = self.store.read(&r.id, r.history_length, task_reply);
+                let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
             Method::ListTasks => {
@@ -173,13 +173,12 @@ impl Service {
                     total_size: page.total_size,
                     v: version,
                 };
-                let hint = page.tasks.iter().map(Task::approx_bytes).sum();
-                Ok(Reply::Json(success_bytes(&req.id, list, hint)))
+                Ok(Reply::Json(success_bytes(&req.id, list, page.bytes)))
             }
             Method::Cancel => {
                 let r = common::decode_task_ref(&req.params)?;
                 self.cancel(&r.id)?;
-                let t = self.store.read(&r.id, r.history_length, task_reply);
+                let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
             Method::Subscribe => {
@@ -286,14 +285,14 @@ impl Service {
                 "agent busy: {} tasks already running (MAX_CONCURRENT_TASKS); retry shortly",
                 self.slots.max()
             ));
-            return Ok(Reply::Busy(to_bytes(&protocol::error(id, &e, version), 0)));
+            return Ok(Reply::Busy(protocol::error_bytes(id, &e, version)));
         };
         // The backend's copy of the text; the message itself moves into the store.
         let text = p.message.text();
         let (task_id, cancel) = self.start_task(p.message, &text)?;
-        let encode = |t: &Task| {
+        let encode = |t: &Task, bytes| {
             let result = SendResult::Task(t);
-            success_bytes(id, wire(&result, version), t.approx_bytes())
+            success_bytes(id, wire(&result, version), bytes)
         };
 
         if streaming {
@@ -312,7 +311,7 @@ impl Service {
         if !p.blocking {
             let result = self
                 .store
-                .read(&task_id, p.history_length, encode)
+                .read_sized(&task_id, p.history_length, encode)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
             self.spawn_run(permit, task_id, text, cancel)?;
             return Ok(Reply::Json(result));
@@ -324,7 +323,7 @@ impl Service {
         drop(text);
         let result = self
             .store
-            .read(&task_id, p.history_length, encode)
+            .read_sized(&task_id, p.history_length, encode)
             .ok_or_else(|| RpcError::internal("task was evicted"))?;
         Ok(Reply::Json(result))
     }
@@ -504,35 +503,14 @@ fn accepts_text(modes: &[String]) -> bool {
         })
 }
 
-pub fn encode_task(t: &Task, v: Version) -> Value {
-    match v {
-        Version::V03 => v03::encode_task(t),
-        Version::V10 => v10::encode_task(t),
-    }
-}
-
 /// A JSON-RPC success written straight from the model to bytes.
 fn success_bytes<R: serde::Serialize>(id: &Value, result: R, size_hint: usize) -> Vec<u8> {
     to_bytes(&Success { id, result }, size_hint)
 }
 
-fn encode_result(r: &SendResult, v: Version) -> Value {
-    match v {
-        Version::V03 => v03::encode_send_result(r),
-        Version::V10 => v10::encode_send_result(r),
-    }
-}
-
 /// The first event of a stream: the task itself.
 fn encode_stream_task(t: &Task, v: Version) -> Value {
-    encode_result(&SendResult::Task(t), v)
-}
-
-pub fn encode_event(e: &TaskEvent, v: Version) -> Value {
-    match v {
-        Version::V03 => v03::encode_event(e),
-        Version::V10 => v10::encode_event(e),
-    }
+    to_value(&wire(&SendResult::Task(t), v))
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub struct Page {
     pub tasks: Vec<Task>,
     pub next_page_token: String,
     pub total_size: usize,
+    /// what the store counts for these tasks whole (an upper bound of the
+    /// page's copies), e.g. to size a reply
+    pub bytes: usize,
 }
 
 impl TaskStore {
@@ -214,11 +217,24 @@ impl TaskStore {
         history_length: Option<usize>,
         f: impl FnOnce(&Task) -> R,
     ) -> Option<R> {
+        self.read_sized(id, history_length, |t, _| f(t))
+    }
+
+    /// Like `read`, and `f` also gets the bytes the store counts for the
+    /// whole task (an upper bound of what it shows), e.g. to size a reply.
+    pub fn read_sized<R>(
+        &self,
+        id: &str,
+        history_length: Option<usize>,
+        f: impl FnOnce(&Task, usize) -> R,
+    ) -> Option<R> {
         let mut g = self.lock();
-        let task = &mut g.tasks.get_mut(id)?.task;
+        let entry = g.tasks.get_mut(id)?;
+        let bytes = entry.bytes;
+        let task = &mut entry.task;
         let cut = history_length.map_or(0, |n| task.history.len().saturating_sub(n));
         let view = HistoryCut::new(task, cut);
-        Some(f(&*view.task))
+        Some(f(&*view.task, bytes))
     }
 
     pub fn cancel_token(&self, id: &str) -> Option<CancelToken> {
@@ -517,6 +533,7 @@ impl TaskStore {
             tasks,
             next_page_token,
             total_size,
+            bytes: page.iter().map(|(_, _, e)| e.bytes).sum(),
         })
     }
 }

@@ -299,6 +299,11 @@ pub fn success(id: &Value, result: Value) -> Value {
     Value::Object(o)
 }
 
+/// `error` serialized: the body of every JSON-RPC error answer.
+pub fn error_bytes(id: &Value, err: &RpcError, version: Version) -> Vec<u8> {
+    wire::to_bytes(&error(id, err, version), 0)
+}
+
 /// Encodes an error: 1.0 carries `data` as an array holding a
 /// `google.rpc.ErrorInfo`; 0.3 clients get the plain object.
 pub fn error(id: &Value, err: &RpcError, version: Version) -> Value {
