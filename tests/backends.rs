@@ -25,13 +25,6 @@ fn send_ctx(text: &str, ctx: &str) -> Value {
     json!({"message": {"role": "user", "messageId": text, "contextId": ctx, "parts": [{"kind": "text", "text": text}]}})
 }
 
-fn reply_text(r: &Value) -> String {
-    r["result"]["artifacts"][0]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 #[test]
 fn openai_streams_tokens_and_keeps_the_conversation() {
     let peer = mock_openai();

@@ -5,15 +5,8 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-fn reply_text(r: &Value) -> String {
-    r["result"]["artifacts"][0]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
 
 #[test]
 fn orphans_come_back_to_the_agent_and_are_reaped() {

@@ -9,13 +9,6 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-fn reply_text(r: &serde_json::Value) -> String {
-    r["result"]["artifacts"][0]["parts"][0]["text"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
 /// What a curious program does: read its parent's environment from /proc
 /// and the token file from the volume it is told about.
 const CURIOUS: &str = r#"echo "environ:"; tr '\0' '\n' < /proc/$PPID/environ

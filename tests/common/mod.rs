@@ -442,3 +442,11 @@ pub fn status_text(r: &Value) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// The text of a task's first artifact (what the backend answered).
+pub fn reply_text(r: &Value) -> String {
+    r["result"]["artifacts"][0]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
