@@ -217,8 +217,10 @@ lint: deps
 fmt: deps
 	$(CARGO) fmt
 
+# Three servers side by side (BENCHMARKS.md); e.g.
+# `make bench BENCH_ARGS="--quick --servers workspace-agent,a2a-rs"`.
 bench: release static
-	bash bench/run.sh
+	bash bench/run.sh $(BENCH_ARGS)
 
 # glibc-static vs musl vs musl + mimalloc vs musl + jemalloc, one run
 # (BENCHMARKS.md, "Static builds"); ends with the default build in place.
