@@ -4,7 +4,7 @@
 use super::net::Client;
 use super::{
     describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
-    BackendRequest,
+    BackendEvent, BackendRequest,
 };
 use crate::store::CancelToken;
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ impl Backend for WebhookBackend {
         req: &BackendRequest<'_>,
         cancel: &CancelToken,
         deadline: Instant,
-        emit: &mut dyn FnMut(&str),
+        emit: &mut dyn FnMut(BackendEvent<'_>),
     ) -> Result<(), BackendError> {
         let what = format!("the webhook at {}", crate::redact::url(&self.url));
         let total = deadline
@@ -77,7 +77,7 @@ impl Backend for WebhookBackend {
         } else {
             raw
         };
-        emit(&text);
+        emit(BackendEvent::Text(&text));
         Ok(())
     }
 }

@@ -110,12 +110,17 @@ pub struct Message {
 
 impl Message {
     pub fn agent_text(text: impl Into<String>, task_id: &str, context_id: &str) -> Message {
+        Message::agent(vec![Part::text(text)], Some(task_id), context_id)
+    }
+
+    /// The agent's words in a context, in a task when there is one.
+    pub fn agent(parts: Vec<Part>, task_id: Option<&str>, context_id: &str) -> Message {
         Message {
             message_id: crate::ids::new_id(),
             role: Role::Agent,
-            parts: vec![Part::text(text)],
+            parts,
             context_id: Some(context_id.to_string()),
-            task_id: Some(task_id.to_string()),
+            task_id: task_id.map(str::to_string),
             reference_task_ids: Vec::new(),
             extensions: Vec::new(),
             metadata: None,
