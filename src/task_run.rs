@@ -120,6 +120,10 @@ impl Runner<'_> {
         state: BackendState,
         message: Option<Vec<Part>>,
     ) {
+        if state == BackendState::Working && message.is_none() {
+            // the run already said so when it started
+            return;
+        }
         if state.ends_run() {
             self.close_response(task_id, log);
             log.ended = true;

@@ -245,18 +245,107 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn backend(argv: &[&str], format: CommandFormat) -> CommandBackend {
+        CommandBackend::new(CommandConfig {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            env: crate::config::child_env(&crate::config::ProcessEnv),
+            user: None,
+            format,
+        })
+    }
+
+    /// Runs in jsonl mode; returns the result and every event.
+    fn run_jsonl(script: &str, budget: Duration) -> (Result<(), BackendError>, Vec<String>) {
+        let b = backend(&["sh", "-c", script], CommandFormat::Jsonl);
+        let message = crate::protocol::model::Message::agent_text("hi", "t", "c");
+        let history = vec![crate::protocol::model::Message::agent_text(
+            "earlier", "t", "c",
+        )];
+        let req = BackendRequest {
+            task_id: "t",
+            context_id: "c",
+            text: "hi",
+            message: &message,
+            history: &history,
+        };
+        let mut events = Vec::new();
+        let cancel = CancelToken::new();
+        let r = b.run(&req, &cancel, Instant::now() + budget, &mut |e| {
+            events.push(format!("{e:?}"))
+        });
+        (r, events)
+    }
+
+    #[test]
+    fn jsonl_reads_the_request_and_streams_events() {
+        let script = r#"read -r line
+case "$line" in *'"history":[{'*'earlier'*) ;; *) echo "no history: $line" >&2; exit 9;; esac
+echo '{"kind":"status-update","status":{"state":"working"}}'
+printf '%s' '{"kind":"artifact-update","artifact":{"parts":[{"kind":"text","text":"x"}]}}'"#;
+        let (r, events) = run_jsonl(script, Duration::from_secs(10));
+        assert_eq!(r, Ok(()));
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].contains("Working") && events[1].contains("Artifact"));
+    }
+
+    #[test]
+    fn an_invalid_jsonl_line_fails_the_run_and_stops_the_program() {
+        let start = Instant::now();
+        let script = r#"echo '{"kind":"message","parts":[]}'; echo 'oops'; sleep 30"#;
+        let (r, events) = run_jsonl(script, Duration::from_secs(20));
+        match r {
+            Err(BackendError::Failed(m)) => {
+                assert!(m.contains("invalid event on line 2: not JSON"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(events.len(), 1);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "killed, not waited for"
+        );
+    }
+
+    #[test]
+    fn a_program_that_writes_before_it_reads_does_not_deadlock() {
+        // 1 MiB out before reading 1 MiB in: both pipes fill unless pumped together
+        let big = "y".repeat(1 << 20);
+        let (r, out) = run(
+            &[
+                "sh",
+                "-c",
+                "head -c 1048576 /dev/zero | tr '\\0' x; cat >/dev/null",
+            ],
+            &big,
+            &CancelToken::new(),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(out.len(), 1 << 20);
+    }
+
+    #[test]
+    fn cancel_kills_at_once() {
+        let cancel = CancelToken::new();
+        let c = cancel.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.trigger();
+        });
+        let start = Instant::now();
+        let (r, _) = run(&["sleep", "30"], "", &cancel, Duration::from_secs(30));
+        assert_eq!(r, Err(BackendError::Canceled));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+    }
+
     fn run(
         argv: &[&str],
         text: &str,
         cancel: &CancelToken,
         budget: Duration,
     ) -> (Result<(), BackendError>, String) {
-        let b = CommandBackend::new(CommandConfig {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            env: crate::config::child_env(&crate::config::ProcessEnv),
-            user: None,
-            format: CommandFormat::Text,
-        });
+        let b = backend(argv, CommandFormat::Text);
         let mut out = String::new();
         let message = crate::protocol::model::Message::agent_text(text, "t", "c");
         let req = BackendRequest {

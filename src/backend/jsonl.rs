@@ -292,3 +292,186 @@ impl Lines {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::model::{FileContent, PartContent};
+
+    fn decode(line: &str) -> Result<BackendEvent<'static>, EventError> {
+        decode_event(line.as_bytes(), &EventLimits::default())
+    }
+
+    fn reason(line: &str) -> String {
+        match decode(line) {
+            Err(e) => e.to_string(),
+            Ok(e) => panic!("{line} decoded to {e:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_each_kind_in_a2a_shapes() {
+        let e = decode(
+            r#"{"kind":"status-update","status":{"state":"input-required","message":{"parts":[{"kind":"text","text":"Which one?"}]}}}"#,
+        );
+        assert_eq!(
+            e,
+            Ok(BackendEvent::Status {
+                state: BackendState::InputRequired,
+                message: Some(vec![Part::text("Which one?")])
+            })
+        );
+        let e = decode(
+            r#"{"kind":"status-update","status":{"state":"TASK_STATE_REJECTED","message":"no"}}"#,
+        );
+        assert!(matches!(
+            e,
+            Ok(BackendEvent::Status {
+                state: BackendState::Rejected,
+                ..
+            })
+        ));
+        let e = decode(r#"{"kind":"artifact-update","artifact":{"name":"output.txt","parts":[{"kind":"file","file":{"uri":"https://example.com/o.txt","mimeType":"text/plain"}}]}}"#).unwrap();
+        let BackendEvent::Artifact(a) = e else {
+            panic!()
+        };
+        assert_eq!(
+            (a.append, a.last_chunk, a.name.as_deref()),
+            (false, true, Some("output.txt"))
+        );
+        assert_eq!(
+            a.parts[0].content,
+            PartContent::File {
+                content: FileContent::Uri("https://example.com/o.txt".into()),
+                name: None,
+                media_type: Some("text/plain".into())
+            }
+        );
+        let e = decode(r#"{"kind":"artifact-update","append":true,"lastChunk":false,"artifact":{"artifactId":"a","parts":[{"data":{"k":1}}]}}"#).unwrap();
+        assert!(matches!(
+            e,
+            BackendEvent::Artifact(ArtifactChunk {
+                append: true,
+                last_chunk: false,
+                ..
+            })
+        ));
+        let e = decode(r#"{"kind":"message","parts":[{"text":"hi"}]}"#);
+        assert_eq!(e, Ok(BackendEvent::Message(vec![Part::text("hi")])));
+    }
+
+    #[test]
+    fn hostile_lines_are_errors_for_a_person() {
+        for (line, says) in [
+            ("", "not JSON"),
+            ("{", "not JSON"),
+            ("\u{0}\u{ff}", "not JSON"),
+            ("[]", "expected a JSON object"),
+            ("42", "expected a JSON object"),
+            (r#"{"kind":7}"#, "\"kind\" is missing"),
+            (r#"{"kind":"task"}"#, "unknown kind"),
+            (r#"{"kind":"status-update"}"#, "\"status\" object"),
+            (
+                r#"{"kind":"status-update","status":{"state":"canceled"}}"#,
+                "not one a backend may set",
+            ),
+            (
+                r#"{"kind":"status-update","status":{"state":"done"}}"#,
+                "not one a backend may set",
+            ),
+            (
+                r#"{"kind":"status-update","status":{"state":"completed","message":7}}"#,
+                "status.message",
+            ),
+            (
+                r#"{"kind":"artifact-update","artifact":{"parts":{}}}"#,
+                "parts must be a list",
+            ),
+            (
+                r#"{"kind":"artifact-update","artifact":{"parts":[{"kind":"nope"}]}}"#,
+                "parts[0]",
+            ),
+            (
+                r#"{"kind":"artifact-update","append":"yes","artifact":{"parts":[]}}"#,
+                "append must be",
+            ),
+            (
+                r#"{"kind":"artifact-update","artifact":{"name":1,"parts":[]}}"#,
+                "name must be",
+            ),
+            (r#"{"kind":"message","parts":[null]}"#, "parts[0]"),
+        ] {
+            let r = reason(line);
+            assert!(r.contains(says), "{line:?}: {r}");
+        }
+        let deep = format!(
+            r#"{{"kind":"message","parts":[{{"data":{}1{}}}]}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(reason(&deep).contains("nested deeper"));
+        let limits = EventLimits {
+            max_line: 10,
+            ..EventLimits::default()
+        };
+        assert_eq!(
+            decode_event(&[b' '; 11], &limits),
+            Err(EventError::TooLong(10))
+        );
+        let many = format!(
+            r#"{{"kind":"message","parts":[{}]}}"#,
+            vec![r#"{"text":"x"}"#; 65].join(",")
+        );
+        assert!(reason(&many).contains("more than 64 parts"));
+    }
+
+    #[test]
+    fn lines_are_cut_bounded_and_counted() {
+        let limits = EventLimits {
+            max_line: 64,
+            max_events: 2,
+            ..EventLimits::default()
+        };
+        let mut got = Vec::new();
+        let mut lines = Lines::new(limits);
+        let msg = br#"{"kind":"message","parts":[{"text":"a"}]}"#;
+        // a line split across reads, blank lines skipped, no final newline
+        lines.feed(&msg[..10], &mut |e| got.push(e)).unwrap();
+        lines.feed(&msg[10..], &mut |e| got.push(e)).unwrap();
+        lines.feed(b"\n\n  \n", &mut |e| got.push(e)).unwrap();
+        lines.feed(msg, &mut |e| got.push(e)).unwrap();
+        assert_eq!(got.len(), 1);
+        lines.finish(&mut |e| got.push(e)).unwrap();
+        assert_eq!(got.len(), 2);
+        let err = lines.feed(b"x\n", &mut |e| got.push(e)).unwrap_err();
+        assert!(err.contains("more than 2 lines"), "{err}");
+
+        let mut lines = Lines::new(limits);
+        let err = lines.feed(&[b'x'; 65], &mut |_| ()).unwrap_err();
+        assert!(err.starts_with("line 1: a line is longer than 64"), "{err}");
+        let mut lines = Lines::new(limits);
+        let err = lines.feed(b"{}\n", &mut |_| ()).unwrap_err();
+        assert!(err.starts_with("line 1: not an event"), "{err}");
+    }
+
+    #[test]
+    fn the_request_line_carries_message_and_history_in_0_3_shapes() {
+        let m = Message::agent_text("hi", "t", "c");
+        let h = vec![Message::agent_text("before", "t", "c")];
+        let req = BackendRequest {
+            task_id: "t",
+            context_id: "c",
+            text: "hi",
+            message: &m,
+            history: &h,
+        };
+        let v = serde_json::to_value(RequestJson(&req)).unwrap();
+        assert_eq!(v["taskId"], "t");
+        assert_eq!(v["message"]["kind"], "message");
+        assert_eq!(
+            v["message"]["parts"][0],
+            serde_json::json!({"kind":"text","text":"hi"})
+        );
+        assert_eq!(v["history"][0]["parts"][0]["text"], "before");
+    }
+}
