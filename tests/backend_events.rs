@@ -75,3 +75,45 @@ fn a_jsonl_program_that_says_nothing_completes_like_a_silent_text_one() {
     assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
     assert_eq!(r["result"]["artifacts"][0]["parts"][0]["text"], "");
 }
+
+/// The README's code block that starts with `fence` in the jsonl section.
+fn readme_example(fence: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("### The jsonl backend protocol").unwrap()..];
+    let start = section.find(fence).unwrap() + fence.len();
+    let end = start + section[start..].find("\n```\n").unwrap();
+    section[start..end].to_string()
+}
+
+fn example_agent(program: &str, file: &str, code: &str) -> Agent {
+    let dir = temp_dir("readme-example");
+    let path = dir.join(file);
+    std::fs::write(&path, code).unwrap();
+    Agent::start(&[
+        ("AGENT_BACKEND", "command"),
+        ("AGENT_COMMAND_FORMAT", "jsonl"),
+        ("AGENT_COMMAND", &format!("{program} {}", path.display())),
+    ])
+}
+
+#[test]
+fn the_readme_examples_work_as_documented() {
+    let py = example_agent("python3", "ask.py", &readme_example("```python\n"));
+    let t = py.rpc("message/send", send_params("weather?"), &[])["result"].clone();
+    assert_eq!(t["status"]["state"], "input-required", "{t}");
+    let follow = json!({"message": {"parts": [{"text": "Oslo"}], "taskId": t["id"]}});
+    let r = py.rpc("message/send", follow, &[]);
+    assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
+    assert_eq!(
+        r["result"]["artifacts"][0]["parts"][0]["data"]["city"],
+        "Oslo"
+    );
+
+    let sh = example_agent("sh", "ping.sh", &readme_example("```sh\n"));
+    let r = sh.rpc("message/send", send_params("ping"), &[]);
+    assert_eq!(r["result"]["kind"], "message", "{r}");
+    assert_eq!(r["result"]["parts"][0]["text"], "pong");
+    let r = sh.rpc("message/send", send_params("other"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "rejected", "{r}");
+}

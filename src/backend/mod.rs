@@ -20,7 +20,7 @@ mod webhook;
 pub use command::CommandBackend;
 pub use echo::EchoBackend;
 pub use events::{ArtifactChunk, BackendEvent, BackendState};
-pub use jsonl::{decode_event, EventError, EventLimits};
+pub use jsonl::{decode_event, EventError, EventLimits, Lines};
 pub use openai::{parse_sse_line, OpenAiBackend, SseLine};
 pub use webhook::WebhookBackend;
 
