@@ -264,21 +264,7 @@ impl Service {
         version: Version,
         id: &Value,
     ) -> Result<Reply, RpcError> {
-        if p.has_push_config {
-            return err(RpcError::new(
-                codes::PUSH_NOT_SUPPORTED,
-                "push notifications are not supported by this agent; omit pushNotificationConfig",
-            ));
-        }
-        if !accepts_text(&p.accepted_output_modes) {
-            return err(RpcError::new(
-                codes::CONTENT_TYPE_NOT_SUPPORTED,
-                format!(
-                    "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
-                    p.accepted_output_modes
-                ),
-            ));
-        }
+        check_send_config(&p)?;
         // A slot first, so a refused request leaves no task behind.
         let Some(permit) = self.slots.acquire(self.cfg.queue_wait) else {
             self.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
@@ -326,14 +312,14 @@ impl Service {
         // Blocking: run right here on the worker thread; no thread spawned.
         let direct = self.runner().run(&task_id, &cancel, true);
         drop(permit);
-        if let Some(m) = direct {
-            return answer_message(&m);
+        match direct {
+            Some(m) => answer_message(&m),
+            None => self
+                .store
+                .read_sized(&task_id, p.history_length, encode)
+                .map(Reply::Json)
+                .ok_or_else(|| RpcError::internal("task was evicted")),
         }
-        let result = self
-            .store
-            .read_sized(&task_id, p.history_length, encode)
-            .ok_or_else(|| RpcError::internal("task was evicted"))?;
-        Ok(Reply::Json(result))
     }
 
     /// Creates a task, or continues the one the message names.
@@ -456,6 +442,26 @@ enum Started {
 struct FollowUp {
     version: Version,
     streaming: bool,
+}
+
+/// What a send may ask for that this agent cannot do.
+fn check_send_config(p: &SendParams) -> Result<(), RpcError> {
+    if p.has_push_config {
+        return Err(RpcError::new(
+            codes::PUSH_NOT_SUPPORTED,
+            "push notifications are not supported by this agent; omit pushNotificationConfig",
+        ));
+    }
+    if !accepts_text(&p.accepted_output_modes) {
+        return Err(RpcError::new(
+            codes::CONTENT_TYPE_NOT_SUPPORTED,
+            format!(
+                "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
+                p.accepted_output_modes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn accepts_text(modes: &[String]) -> bool {

@@ -69,6 +69,12 @@ impl Runner<'_> {
         });
         match result {
             Ok(()) => self.finish(task_id, &turn.context_id, log),
+            Err(e) if log.ended => {
+                // the task has its answer (and may already be running its
+                // next turn): a late error must not touch it
+                log::warn!("task {task_id}: the backend failed after its final event: {e}");
+                None
+            }
             Err(e) => {
                 self.fail(task_id, e);
                 None

@@ -98,6 +98,8 @@ struct Output {
     total: usize,
     /// why reading stopped early, for a person
     error: Option<String>,
+    /// a final event came: the program has said all it may
+    ended: bool,
 }
 
 impl Output {
@@ -108,6 +110,7 @@ impl Output {
             lines: Lines::new(EventLimits::default()),
             total: 0,
             error: None,
+            ended: false,
         }
     }
 
@@ -132,25 +135,38 @@ impl Output {
                 }
                 Flow::More
             }
-            CommandFormat::Jsonl => match self.lines.feed(bytes, &mut |e| emit(e)) {
-                Ok(()) => Flow::More,
-                Err(e) => {
-                    self.error = Some(format!("wrote an invalid event on {e}"));
-                    Flow::Stop
+            CommandFormat::Jsonl => {
+                let ended = &mut self.ended;
+                let fed = self.lines.feed(bytes, &mut |e| {
+                    *ended |= e.is_final();
+                    emit(e)
+                });
+                match fed {
+                    Ok(()) if self.ended => Flow::Stop,
+                    Ok(()) => Flow::More,
+                    Err(e) => {
+                        self.error = Some(format!("wrote an invalid event on {e}"));
+                        Flow::Stop
+                    }
                 }
-            },
+            }
         }
     }
 
     /// What is left once stdout is closed.
     fn finish(&mut self, emit: &mut dyn FnMut(BackendEvent<'_>)) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.ended {
             return;
         }
         if !self.pending.is_empty() {
             emit(BackendEvent::Text(&String::from_utf8_lossy(&self.pending)));
         }
-        if let Err(e) = self.lines.finish(&mut |e| emit(e)) {
+        let ended = &mut self.ended;
+        let fed = self.lines.finish(&mut |e| {
+            *ended |= e.is_final();
+            emit(e)
+        });
+        if let Err(e) = fed {
             self.error = Some(format!("wrote an invalid event on {e}"));
         }
     }
@@ -203,7 +219,13 @@ impl Backend for CommandBackend {
         }
         out.finish(emit);
         let status = child.wait();
-        if watchdog.finish() || pumped.timed_out {
+        let fired = watchdog.finish();
+        if out.ended {
+            // the answer is complete; how the program ended (maybe killed
+            // by us for lingering) no longer matters
+            return Ok(());
+        }
+        if fired || pumped.timed_out {
             return Err(interrupted(cancel, total));
         }
         if let Some(e) = out.error {
@@ -291,7 +313,8 @@ printf '%s' '{"kind":"artifact-update","artifact":{"parts":[{"kind":"text","text
     #[test]
     fn an_invalid_jsonl_line_fails_the_run_and_stops_the_program() {
         let start = Instant::now();
-        let script = r#"echo '{"kind":"message","parts":[]}'; echo 'oops'; sleep 30"#;
+        let script =
+            r#"echo '{"kind":"artifact-update","artifact":{"parts":[]}}'; echo 'oops'; sleep 30"#;
         let (r, events) = run_jsonl(script, Duration::from_secs(20));
         match r {
             Err(BackendError::Failed(m)) => {
@@ -304,6 +327,17 @@ printf '%s' '{"kind":"artifact-update","artifact":{"parts":[{"kind":"text","text
             start.elapsed() < Duration::from_secs(10),
             "killed, not waited for"
         );
+    }
+
+    #[test]
+    fn the_run_ends_at_the_final_event_even_if_the_program_lingers() {
+        let start = Instant::now();
+        let script =
+            r#"echo '{"kind":"status-update","status":{"state":"completed"}}'; sleep 30; exit 3"#;
+        let (r, events) = run_jsonl(script, Duration::from_secs(20));
+        assert_eq!(r, Ok(()));
+        assert_eq!(events.len(), 1);
+        assert!(start.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

@@ -88,3 +88,14 @@ pub enum BackendEvent<'a> {
     /// message; a stream or a non-blocking send completes its task with it).
     Message(Vec<Part>),
 }
+
+impl BackendEvent<'_> {
+    /// Whether the run is over with this event (nothing after it counts).
+    pub fn is_final(&self) -> bool {
+        match self {
+            BackendEvent::Status { state, .. } => state.ends_run(),
+            BackendEvent::Message(_) => true,
+            BackendEvent::Text(_) | BackendEvent::Artifact(_) => false,
+        }
+    }
+}
