@@ -86,3 +86,51 @@ impl Drop for Watchdog {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    fn watch(
+        cancel: &CancelToken,
+        deadline: Instant,
+    ) -> (Watchdog, std::sync::mpsc::Receiver<Instant>) {
+        let (tx, rx) = channel();
+        let w = Watchdog::spawn("test-watchdog", cancel, deadline, move || {
+            let _ = tx.send(Instant::now());
+        })
+        .unwrap();
+        (w, rx)
+    }
+
+    #[test]
+    fn fires_at_once_on_cancel_and_at_the_deadline() {
+        let cancel = CancelToken::new();
+        let (w, rx) = watch(&cancel, Instant::now() + Duration::from_secs(60));
+        let t = Instant::now();
+        cancel.trigger();
+        let fired_at = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            fired_at - t < Duration::from_millis(40),
+            "no tick to wait for"
+        );
+        assert!(w.finish());
+        let (w, rx) = watch(
+            &CancelToken::new(),
+            Instant::now() + Duration::from_millis(50),
+        );
+        assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok());
+        assert!(w.finish());
+    }
+
+    #[test]
+    fn a_finished_run_is_never_fired_at_and_leaves_no_link() {
+        let cancel = CancelToken::new();
+        let (w, rx) = watch(&cancel, Instant::now() + Duration::from_secs(60));
+        assert!(!w.finish());
+        cancel.trigger();
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+}
