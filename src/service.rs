@@ -13,7 +13,7 @@ use crate::protocol::{
     self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
-use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
+use crate::store::{new_task, CancelToken, ResumeError, StoreError, StoreLimits, TaskStore};
 use crate::task_run::Runner;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -346,53 +346,38 @@ impl Service {
     fn continue_task(
         &self,
         tid: String,
-        mut m: Message,
+        m: Message,
         follow_up: FollowUp,
     ) -> Result<Started, RpcError> {
-        let (state, context_id) = self
-            .store
-            .read(&tid, None, |t| (t.status.state, t.context_id.clone()))
-            .ok_or_else(|| RpcError::task_not_found(&tid))?;
-        if let Some(c) = &m.context_id {
-            if *c != context_id {
-                return Err(RpcError::invalid_params(format!(
-                    "params.message.contextId {c:?} does not match task {tid:?}'s context {context_id:?}"
-                )));
+        let refused = match self.store.resume(&tid, m) {
+            Ok(cancel) => return Ok(Started::Task { id: tid, cancel }),
+            Err(e) => e,
+        };
+        match refused {
+            ResumeError::NotFound => Err(RpcError::task_not_found(&tid)),
+            ResumeError::OtherContext { given, task } => Err(RpcError::invalid_params(format!(
+                "params.message.contextId {given:?} does not match task {tid:?}'s context {task:?}"
+            ))),
+            ResumeError::Finished { state, context_id } => {
+                let why = format!(
+                    "task {tid:?} is already {}; send the message without taskId to start a new task",
+                    v03::state_str(state)
+                );
+                if follow_up.version == Version::V03 && !follow_up.streaming {
+                    let parts = vec![Part::text(format!("Not added: {why}."))];
+                    let m = Message::agent(parts, Some(&tid), &context_id);
+                    return Ok(Started::Answered(m));
+                }
+                Err(RpcError::new(codes::UNSUPPORTED_OPERATION, why))
             }
-        }
-        if state.is_terminal() {
-            let why = format!(
-                "task {tid:?} is already {}; send the message without taskId to start a new task",
-                v03::state_str(state)
-            );
-            if follow_up.version == Version::V03 && !follow_up.streaming {
-                let parts = vec![Part::text(format!("Not added: {why}."))];
-                return Ok(Started::Answered(Message::agent(
-                    parts,
-                    Some(&tid),
-                    &context_id,
-                )));
-            }
-            return Err(RpcError::new(codes::UNSUPPORTED_OPERATION, why));
-        }
-        if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
-            return Err(RpcError::new(
+            ResumeError::NotWaiting(state) => Err(RpcError::new(
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {tid:?} is still {}; wait for it or cancel it",
                     v03::state_str(state)
                 ),
-            ));
+            )),
         }
-        m.context_id = Some(context_id);
-        self.store
-            .push_history(&tid, m)
-            .map_err(|_| RpcError::task_not_found(&tid))?;
-        let cancel = self
-            .store
-            .cancel_token(&tid)
-            .ok_or_else(|| RpcError::task_not_found(&tid))?;
-        Ok(Started::Task { id: tid, cancel })
     }
 
     /// Runs the backend on a named thread, which takes over the permit:

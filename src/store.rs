@@ -40,6 +40,23 @@ impl Default for StoreLimits {
     }
 }
 
+/// Why a follow-up cannot resume a task.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    NotFound,
+    /// the message names another context than the task's
+    OtherContext {
+        given: String,
+        task: String,
+    },
+    Finished {
+        state: TaskState,
+        context_id: String,
+    },
+    /// still running: not waiting for anything
+    NotWaiting(TaskState),
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum StoreError {
     NotFound,
@@ -264,7 +281,40 @@ impl TaskStore {
         Some((f(&e.task), rx))
     }
 
-    /// Appends a message to a task's history (a follow-up from the client).
+    /// A follow-up to a task waiting for input: checked and added to its
+    /// history, and the task moved to `working`, under one lock, so two
+    /// follow-ups cannot both resume it. Returns the task's cancel token.
+    pub fn resume(&self, id: &str, mut m: Message) -> Result<CancelToken, ResumeError> {
+        let mut g = self.lock();
+        let e = g.tasks.get_mut(id).ok_or(ResumeError::NotFound)?;
+        let (state, context_id) = (e.task.status.state, &e.task.context_id);
+        if let Some(given) = m.context_id.as_ref().filter(|c| *c != context_id) {
+            return Err(ResumeError::OtherContext {
+                given: given.clone(),
+                task: context_id.clone(),
+            });
+        }
+        if state.is_terminal() {
+            return Err(ResumeError::Finished {
+                state,
+                context_id: context_id.clone(),
+            });
+        }
+        if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
+            return Err(ResumeError::NotWaiting(state));
+        }
+        m.context_id = Some(context_id.clone());
+        m.task_id = Some(id.to_string());
+        let cancel = e.cancel.clone();
+        let added = m.approx_bytes();
+        e.task.history.push(m);
+        Self::touch(&mut g, id, added, 0);
+        let _ = Self::set_status_locked(&mut g, id, TaskState::Working, None, false);
+        Ok(cancel)
+    }
+
+    /// Appends a message to a task's history.
+    #[cfg(test)]
     pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
         let added = m.approx_bytes();
         let mut g = self.lock();
@@ -308,6 +358,10 @@ impl TaskStore {
         if e.task.status.state.is_terminal() {
             // terminal is forever: a late backend result after a cancel or
             // an expiry must not resurrect the task
+            return Ok(());
+        }
+        if e.task.status.state == state && parts.is_none() {
+            // nothing new to tell (a resumed task is already working)
             return Ok(());
         }
         let message = parts.map(|p| Message::agent(p, Some(&e.task.id), &e.task.context_id));
@@ -911,6 +965,47 @@ mod tests {
         assert_eq!(
             store.get(&a, None).unwrap().status.state,
             TaskState::Canceled
+        );
+    }
+
+    #[test]
+    fn a_waiting_task_is_resumed_once() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        let ctx = store.context_id(&a).unwrap();
+        assert_eq!(
+            store.resume(&a, msg("early")).err().unwrap(),
+            ResumeError::NotWaiting(TaskState::Submitted)
+        );
+        store
+            .set_status(&a, TaskState::InputRequired, Some("which?".into()))
+            .unwrap();
+        let mut other = msg("x");
+        other.context_id = Some("elsewhere".into());
+        assert!(matches!(
+            store.resume(&a, other),
+            Err(ResumeError::OtherContext { .. })
+        ));
+        assert!(store.resume(&a, msg("this one")).is_ok());
+        assert_eq!(
+            store.resume(&a, msg("twice")).err().unwrap(),
+            ResumeError::NotWaiting(TaskState::Working)
+        );
+        let t = store.get(&a, None).unwrap();
+        let texts: Vec<String> = t.history.iter().map(Message::text).collect();
+        assert_eq!(texts, ["a", "which?", "this one"]);
+        assert_eq!(t.history[2].task_id.as_deref(), Some(a.as_str()));
+        store.set_status(&a, TaskState::Completed, None).unwrap();
+        assert_eq!(
+            store.resume(&a, msg("late")).err().unwrap(),
+            ResumeError::Finished {
+                state: TaskState::Completed,
+                context_id: ctx
+            }
+        );
+        assert_eq!(
+            store.resume("nope", msg("x")).err().unwrap(),
+            ResumeError::NotFound
         );
     }
 
