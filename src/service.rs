@@ -279,8 +279,12 @@ impl Service {
             Ok(Reply::Json(bytes))
         };
         let follow_up = FollowUp { version, streaming };
-        let (task_id, cancel) = match self.start_task(p.message, follow_up)? {
-            Started::Task { id, cancel } => (id, cancel),
+        let (task_id, cancel, resumed) = match self.start_task(p.message, follow_up)? {
+            Started::Task {
+                id,
+                cancel,
+                resumed,
+            } => (id, cancel, resumed),
             Started::Answered(m) => return answer_message(&m),
         };
         let encode = |t: &Task, bytes| {
@@ -310,7 +314,8 @@ impl Service {
             return Ok(Reply::Json(result));
         }
         // Blocking: run right here on the worker thread; no thread spawned.
-        let direct = self.runner().run(&task_id, &cancel, true);
+        // A direct reply replaces a new task; a resumed one is completed by it.
+        let direct = self.runner().run(&task_id, &cancel, !resumed);
         drop(permit);
         match direct {
             Some(m) => answer_message(&m),
@@ -332,7 +337,11 @@ impl Service {
         let id = task.id.clone();
         let cancel = CancelToken::new();
         match self.store.insert(task, cancel.clone(), preview) {
-            Ok(()) => Ok(Started::Task { id, cancel }),
+            Ok(()) => Ok(Started::Task {
+                id,
+                cancel,
+                resumed: false,
+            }),
             Err(StoreError::Full) => Err(RpcError::internal(
                 "the task store is full of unfinished tasks (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
             )),
@@ -350,7 +359,13 @@ impl Service {
         follow_up: FollowUp,
     ) -> Result<Started, RpcError> {
         let refused = match self.store.resume(&tid, m) {
-            Ok(cancel) => return Ok(Started::Task { id: tid, cancel }),
+            Ok(cancel) => {
+                return Ok(Started::Task {
+                    id: tid,
+                    cancel,
+                    resumed: true,
+                })
+            }
             Err(e) => e,
         };
         match refused {
@@ -417,6 +432,8 @@ enum Started {
     Task {
         id: String,
         cancel: CancelToken,
+        /// a follow-up to a task that waited for input
+        resumed: bool,
     },
     /// answered at once, without running the backend
     Answered(Message),

@@ -35,6 +35,20 @@ fn webhook_events_hold_a_conversation() {
     assert_eq!(r["result"]["kind"], "message", "{r}");
     assert_eq!(r["result"]["parts"][0]["text"], "just this");
 
+    // a direct reply to a follow-up completes the task it continues
+    let r = a.rpc("message/send", send_params("weather?"), &[]);
+    let t = &r["result"];
+    let follow = json!({"message": {"parts": [{"text": "message"}], "taskId": t["id"]}});
+    let r = a.rpc("message/send", follow, &[]);
+    assert_eq!(r["result"]["kind"], "task", "{r}");
+    assert_eq!(r["result"]["id"], t["id"]);
+    assert_eq!(r["result"]["status"]["state"], "completed");
+    assert_eq!(
+        r["result"]["status"]["message"]["parts"][0]["text"],
+        "just this"
+    );
+    assert_eq!(r["result"]["history"].as_array().unwrap().len(), 4);
+
     let r = a.rpc("message/send", send_params("bad"), &[]);
     assert_eq!(r["result"]["status"]["state"], "failed");
     assert!(status_text(&r).contains("events[0]"), "{r}");

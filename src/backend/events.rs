@@ -85,7 +85,8 @@ pub enum BackendEvent<'a> {
     },
     Artifact(ArtifactChunk),
     /// A direct reply instead of a task (a blocking send answers with this
-    /// message; a stream or a non-blocking send completes its task with it).
+    /// message; a stream, a non-blocking send or a follow-up completes its
+    /// task with it).
     Message(Vec<Part>),
 }
 
