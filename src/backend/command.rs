@@ -356,6 +356,14 @@ printf '%s' '{"kind":"artifact-update","artifact":{"parts":[{"kind":"text","text
         );
         assert_eq!(r, Ok(()));
         assert_eq!(out.len(), 1 << 20);
+        // and one that reads nothing at all just ends
+        let (r, _) = run(
+            &["true"],
+            &big,
+            &CancelToken::new(),
+            Duration::from_secs(20),
+        );
+        assert_eq!(r, Ok(()));
     }
 
     #[test]
