@@ -229,7 +229,7 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
 /// back. A2A POSTs read a body and may run a backend: they go to the
 /// workers, whose long-request share and overflow rules apply.
 fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
-    if matches!(rq.method(), Method::Post) && matches!(route(path_of(&rq)), Route::A2a) {
+    if matches!(rq.method(), Method::Post) && matches!(Route::of(path_of(&rq)), Route::A2a) {
         return Some(rq);
     }
     match state.upgrade() {
@@ -344,7 +344,7 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-/// Answers one request on route `r` (`route(path_of(&rq))`).
+/// Answers one request on route `r` (`Route::of(path_of(&rq))`).
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
     let method = rq.method().clone();
     match (r, &method) {
