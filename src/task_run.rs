@@ -176,23 +176,28 @@ impl Runner<'_> {
     }
 
     fn fail(&self, task_id: &str, e: BackendError) {
-        let name = self.backend.name();
-        let msg = match &e {
+        let (backend, secs) = (self.backend.name(), self.timeout.as_secs());
+        // the task's text speaks to the person who asked; the log and the
+        // heartbeat's sample error to the operator
+        let (msg, operator) = match &e {
             BackendError::Canceled => {
                 let _ =
                     self.store
                         .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
                 return;
             }
-            BackendError::TimedOut(_) => format!(
-                "Sorry, the agent's backend ({name}) did not answer within {} s.",
-                self.timeout.as_secs()
+            BackendError::TimedOut(_) => (
+                format!("Sorry, the agent's backend ({backend}) did not answer within {secs} s."),
+                format!("{backend} backend timed out after {secs} s (AGENT_TIMEOUT_SECS)"),
             ),
-            other => format!("Sorry, the agent's backend ({name}) failed: {other}"),
+            other => (
+                format!("Sorry, the agent's backend ({backend}) failed: {other}"),
+                format!("{backend} backend failed: {other}"),
+            ),
         };
-        log::warn!("task {task_id}: {msg}");
+        log::warn!("task {task_id}: {operator}");
         self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
-        self.metrics.record_outcome(Some(&msg));
+        self.metrics.record_outcome(Some(&operator));
         // The canvas shows a person only artifact and message text:
         // say what went wrong there too, not just in the status.
         let error_id = crate::ids::new_id();

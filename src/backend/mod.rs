@@ -14,6 +14,7 @@ mod jsonl;
 mod net;
 mod openai;
 mod pipes;
+pub mod probe;
 mod watchdog;
 mod webhook;
 
