@@ -336,7 +336,7 @@ impl Service {
         if let Some(tid) = m.task_id.clone() {
             return self.continue_task(tid, m, follow_up);
         }
-        let preview = crate::metrics::truncate(&m.text(), 120);
+        let preview = crate::metrics::truncate(&m.text_ref(), 120);
         let task = new_task(m);
         let id = task.id.clone();
         let cancel = CancelToken::new();

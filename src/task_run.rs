@@ -39,7 +39,7 @@ impl Runner<'_> {
         self.store
             .set_status(task_id, TaskState::Working, None)
             .ok()?;
-        let text = turn.message.text();
+        let text = turn.message.text_ref();
         let req = crate::backend::BackendRequest {
             task_id,
             context_id: &turn.context_id,

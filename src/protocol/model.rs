@@ -127,6 +127,20 @@ impl Message {
         }
     }
 
+    /// Like `text`, borrowed when there is one text part (the usual case),
+    /// so a backend run holds no second copy of a large message.
+    pub fn text_ref(&self) -> std::borrow::Cow<'_, str> {
+        let mut texts = self.parts.iter().filter_map(|p| match &p.content {
+            PartContent::Text(t) => Some(t.as_str()),
+            _ => None,
+        });
+        match (texts.next(), texts.next()) {
+            (None, _) => std::borrow::Cow::Borrowed(""),
+            (Some(one), None) => std::borrow::Cow::Borrowed(one),
+            _ => std::borrow::Cow::Owned(self.text()),
+        }
+    }
+
     /// All text parts joined by newlines: what a text backend is given.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -560,6 +574,20 @@ mod tests {
         for (field, t) in tasks {
             assert!(t.approx_bytes() >= MB, "{field}: {}", t.approx_bytes());
         }
+    }
+
+    #[test]
+    fn text_ref_borrows_one_part_and_joins_several() {
+        let mut m = message();
+        assert!(matches!(m.text_ref(), std::borrow::Cow::Borrowed("hi")));
+        m.parts.push(Part {
+            content: PartContent::Data(json!({})),
+            metadata: None,
+        });
+        m.parts.push(Part::text("there"));
+        assert_eq!(m.text_ref(), "hi\nthere");
+        m.parts.clear();
+        assert_eq!(m.text_ref(), "");
     }
 
     #[test]
