@@ -37,6 +37,7 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("OPENAI_MAX_ANSWER_BYTES", "1048576", "openai backend: longest answer read from the model (the task fails beyond)"),
     ("AGENT_COMMAND", "(none)", "command backend: program and arguments, split like a shell would but run without one"),
     ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
+    ("AGENT_COMMAND_FORMAT", "text", "command backend: text (stdin is the message's text, stdout the answer) or jsonl (message and history as one JSON line in, events as JSON lines out; see Backends)"),
     ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
     ("AGENT_WEBHOOK_URL", "(none)", "http backend: URL that gets {text, task_id, context_id} and answers {text}"),
     ("AGENT_CA_FILE", "(none)", "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides the built-in roots; SSL_CERT_FILE is used when it is unset"),
@@ -57,6 +58,9 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("MAX_TASK_STORE_BYTES", "16777216", "bytes of tasks kept in memory"),
     ("TASK_IDLE_TTL_SECS", "3600", "an unfinished task idle this long is failed"),
     ("RUST_LOG", "info", "log filter (error, warn, info, debug, trace)"),
+    ("LOG_FORMAT", "text", "text | json (one JSON object per line, for log shippers)"),
+    ("ACCESS_LOG", "true", "one info line per answered request (method, path, status, duration, bytes, A2A method, task id); false turns it off"),
+    ("METRICS_AUTH", "false", "true puts /metrics behind A2A_AUTH_TOKEN too (it is public otherwise)"),
 ];
 
 #[derive(Debug, Clone)]
@@ -98,6 +102,16 @@ pub struct CommandConfig {
     pub env: ChildEnv,
     /// (uid, gid) to run the program as; needs the agent to start as root
     pub user: Option<(u32, u32)>,
+    pub format: CommandFormat,
+}
+
+/// What the program reads and writes (`AGENT_COMMAND_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandFormat {
+    /// the message's text in, the answer's text out
+    Text,
+    /// the message and history as one JSON line in, events as JSON lines out
+    Jsonl,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +195,39 @@ pub struct Config {
     pub limits: Limits,
     /// inbound bearer token for the A2A routes
     pub auth_token: Option<String>,
+    pub ops: OpsConfig,
+}
+
+/// Logs and the metrics route.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    pub json_logs: bool,
+    pub access_log: bool,
+    /// `/metrics` requires the inbound token too
+    pub metrics_auth: bool,
+}
+
+fn ops_config(env: &dyn Env, has_token: bool) -> Result<OpsConfig, ConfigError> {
+    let json_logs = match var(env, "LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(v) => {
+            return Err(ConfigError(format!(
+                "LOG_FORMAT={v:?} is not valid: expected text or json"
+            )))
+        }
+    };
+    let metrics_auth = boolean(env, "METRICS_AUTH", false)?;
+    if metrics_auth && !has_token {
+        return Err(ConfigError(
+            "METRICS_AUTH=true needs A2A_AUTH_TOKEN (or A2A_AUTH_TOKEN_FILE): the token /metrics then requires".into(),
+        ));
+    }
+    Ok(OpsConfig {
+        json_logs,
+        access_log: boolean(env, "ACCESS_LOG", true)?,
+        metrics_auth,
+    })
 }
 
 /// A configuration problem, phrased so the user knows what to change.
@@ -519,6 +566,13 @@ impl Config {
                     argv,
                     env: child_env(env),
                     user: command_user(env)?,
+                    format: match var(env, "AGENT_COMMAND_FORMAT").as_deref() {
+                        None | Some("text") => CommandFormat::Text,
+                        Some("jsonl") => CommandFormat::Jsonl,
+                        Some(other) => {
+                            return Err(ConfigError(format!("AGENT_COMMAND_FORMAT={other:?} is not valid: use text or jsonl")))
+                        }
+                    },
                 })
             }
             "http" | "webhook" => BackendConfig::Webhook {
@@ -592,6 +646,7 @@ impl Config {
             backend,
             card,
             limits,
+            ops: ops_config(env, auth_token.is_some())?,
             auth_token,
         })
     }
@@ -605,7 +660,7 @@ impl Config {
             crate::redact::url(&self.agent_url),
             self.bind_addr,
             self.port,
-            self.backend.name(),
+            crate::backend::probe::describe(&self.backend),
             self.workers,
             self.limits.max_concurrent_tasks,
             self.heartbeat_interval.as_secs(),
