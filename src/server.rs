@@ -6,23 +6,24 @@
 //! on `recv`, answer each request exactly once, and exit when the stop flag
 //! is up and the queue has been drained.
 
-use crate::card::{Cards, CARD_PATH, LEGACY_CARD_PATH};
+use crate::card::{Cards, SharedCards, CARD_PATH, LEGACY_CARD_PATH};
+use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::protocol::model::TaskEvent;
 use crate::protocol::wire::{wire, Success};
-use crate::protocol::{self, codes, RpcError, Version};
+use crate::protocol::{self, codes, Call, RpcError, RpcRequest, Version};
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
-use crate::slots::Slots;
+use crate::slots::{Permit, Slots};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{Header, Method, Request, Response, ResponseBox, StatusCode};
 
 /// Between two events of a quiet stream, a comment line keeps proxies from
 /// timing out and tells us when the client has gone.
@@ -37,15 +38,14 @@ const MAX_OVERFLOW_THREADS: usize = 256;
 /// short enough that a health check queued behind it is not delayed.
 const LONG_SLOT_WAIT: Duration = Duration::from_millis(20);
 
-pub struct State {
-    pub cards: RwLock<Arc<Cards>>,
-    pub service: Arc<Service>,
-    pub metrics: Arc<Metrics>,
-    pub stop: Stop,
-    pub auth_token: Option<String>,
-    pub max_body: usize,
-    body_stall: Duration,
-    body_timeout: Duration,
+pub(crate) struct State {
+    cards: SharedCards,
+    service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    stop: Stop,
+    auth_token: Option<String>,
+    /// body size and time limits (the connection's own go to tiny_http)
+    limits: Limits,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
     long_slots: Arc<Slots>,
@@ -57,46 +57,45 @@ pub struct State {
 impl State {
     fn new(parts: ServerParts, http: Arc<tiny_http::Server>) -> State {
         State {
-            cards: RwLock::new(Arc::new(parts.cards)),
+            cards: parts.cards,
             service: parts.service,
             metrics: parts.metrics,
             stop: parts.stop,
             auth_token: parts.auth_token,
-            max_body: parts.limits.max_body_bytes,
-            body_stall: parts.limits.idle_timeout,
-            body_timeout: parts.limits.body_timeout,
+            limits: parts.limits,
             long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
             overflow: AtomicUsize::new(0),
             http,
         }
     }
 
-    pub fn open_connections(&self) -> usize {
+    fn open_connections(&self) -> usize {
         self.http.open_connections()
     }
 }
 
-pub struct HttpServer {
-    pub state: Arc<State>,
-    pub local_addr: SocketAddr,
+pub(crate) struct HttpServer {
+    state: Arc<State>,
+    pub(crate) local_addr: SocketAddr,
     workers: Vec<JoinHandle<()>>,
     alive: Arc<AtomicUsize>,
 }
 
 /// What `HttpServer::start` needs besides the listener.
-pub struct ServerParts {
-    pub cards: Cards,
-    pub service: Arc<Service>,
-    pub metrics: Arc<Metrics>,
-    pub stop: Stop,
-    pub auth_token: Option<String>,
-    pub workers: usize,
-    pub limits: crate::config::Limits,
+pub(crate) struct ServerParts {
+    /// the cards served, swapped on reload by whoever holds the other handle
+    pub(crate) cards: SharedCards,
+    pub(crate) service: Arc<Service>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) stop: Stop,
+    pub(crate) auth_token: Option<String>,
+    pub(crate) workers: usize,
+    pub(crate) limits: Limits,
 }
 
 impl HttpServer {
     /// Binds first so a busy port is reported before anything else starts.
-    pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         TcpListener::bind(addr).map_err(|e| {
             let hint = match e.kind() {
                 std::io::ErrorKind::AddrInUse => {
@@ -111,7 +110,7 @@ impl HttpServer {
         })
     }
 
-    pub fn start(listener: TcpListener, parts: ServerParts) -> Result<HttpServer, String> {
+    pub(crate) fn start(listener: TcpListener, parts: ServerParts) -> Result<HttpServer, String> {
         let local_addr = listener
             .local_addr()
             .map_err(|e| format!("listener has no address: {e}"))?;
@@ -145,16 +144,22 @@ impl HttpServer {
         })
     }
 
+    /// Counts the HTTP connections open at each call (the heartbeat's figure).
+    pub(crate) fn connection_counter(&self) -> impl Fn() -> usize + Send + 'static {
+        let state = Arc::clone(&self.state);
+        move || state.open_connections()
+    }
+
     /// Stops accepting connections at once; queued requests are still
     /// answered.
-    pub fn stop_accepting(&self) {
+    pub(crate) fn stop_accepting(&self) {
         self.state.http.stop_accepting();
     }
 
     /// Wakes every worker (`unblock` wakes only one at a time, so it is
     /// repeated until they are all gone) and joins them, up to `deadline`.
     /// Returns how many workers were still busy at the deadline.
-    pub fn join(self, deadline: Instant) -> usize {
+    pub(crate) fn join(&mut self, deadline: Instant) -> usize {
         loop {
             let alive = self.alive.load(Ordering::SeqCst);
             if alive == 0 || Instant::now() >= deadline {
@@ -167,7 +172,7 @@ impl HttpServer {
         }
         let left = self.alive.load(Ordering::SeqCst);
         if left == 0 {
-            for w in self.workers {
+            for w in self.workers.drain(..) {
                 let _ = w.join();
             }
         }
@@ -206,7 +211,7 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
 }
 
 /// What tiny_http bounds per connection, from the configured limits.
-fn connection_limits(l: &crate::config::Limits) -> tiny_http::Limits {
+fn connection_limits(l: &Limits) -> tiny_http::Limits {
     tiny_http::Limits {
         max_connections: l.max_connections,
         read_timeout: Some(l.idle_timeout),
@@ -271,18 +276,13 @@ fn json_bytes(
     )
 }
 
-fn plain_error(
-    status: u16,
-    message: &str,
-    extra: &[(&str, &str)],
-) -> Response<std::io::Cursor<Vec<u8>>> {
-    json_bytes(
-        status,
-        json!({"error": message}).to_string().into_bytes(),
-        extra,
-    )
+fn plain_error(status: u16, message: &str, extra: &[(&str, &str)]) -> ResponseBox {
+    let body = json!({"error": message}).to_string().into_bytes();
+    json_bytes(status, body, extra).boxed()
 }
 
+/// The routes; `handle` is the one match over them and `respond` the one
+/// exit every answer but a stream leaves through.
 #[derive(Clone, Copy)]
 enum Route {
     Card,
@@ -307,6 +307,14 @@ impl Route {
             Route::A2a => 1,
             Route::Metrics => 2,
             Route::NotFound => 3,
+        }
+    }
+
+    /// The methods the route answers (`Allow`).
+    fn allow(self) -> &'static str {
+        match self {
+            Route::A2a => "POST, OPTIONS",
+            _ => "GET, HEAD, OPTIONS",
         }
     }
 }
@@ -343,50 +351,33 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-/// Answers one request on route `r` (`route(path_of(&rq))`).
+/// Answers one request on route `r` (`route(path_of(&rq))`). An A2A call
+/// answers itself (it may stream, or move to an overflow thread); every
+/// other answer is built whole and leaves through `respond`.
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
     log::debug!("{} {}", rq.method(), path_of(&rq));
-    let method = rq.method().clone();
-    match (r, &method) {
-        (Route::Card, Method::Get | Method::Head) => serve_card(state, rq),
-        (Route::Metrics, Method::Get | Method::Head) => {
-            let body = metrics_text(state);
-            let resp = with_headers(
-                Response::from_data(body.into_bytes()),
-                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-            );
-            respond(state, rq, r, resp);
-        }
-        (Route::A2a, Method::Post) => serve_a2a(state, rq),
-        (Route::NotFound, _) => {
-            let resp = plain_error(404, &format!("no route for {}", path_of(&rq)), &[]);
-            respond(state, rq, r, resp)
-        }
-        (_, Method::Options) => {
-            let allow = if matches!(r, Route::A2a) {
-                "POST, OPTIONS"
-            } else {
-                "GET, HEAD, OPTIONS"
-            };
-            let resp = with_headers(Response::empty(204), &[("Allow", allow)]);
-            respond(state, rq, r, resp);
-        }
+    let resp = match (r, rq.method()) {
+        (Route::A2a, Method::Post) => return serve_a2a(state, rq),
+        (Route::Card, Method::Get | Method::Head) => card_answer(state, &rq),
+        (Route::Metrics, Method::Get | Method::Head) => with_headers(
+            Response::from_data(metrics_text(state).into_bytes()),
+            &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+        )
+        .boxed(),
+        (Route::NotFound, _) => plain_error(404, &format!("no route for {}", path_of(&rq)), &[]),
+        (_, Method::Options) => with_headers(Response::empty(204), &[("Allow", r.allow())]).boxed(),
         (_, m) => {
-            let allow = if matches!(r, Route::A2a) {
-                "POST, OPTIONS"
-            } else {
-                "GET, HEAD, OPTIONS"
-            };
-            let path = path_of(&rq);
+            let (path, allow) = (path_of(&rq), r.allow());
             let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
-            respond(state, rq, r, plain_error(405, &msg, &[("Allow", allow)]));
+            plain_error(405, &msg, &[("Allow", allow)])
         }
-    }
+    };
+    respond(state, rq, r, resp);
 }
 
 fn metrics_text(state: &State) -> String {
     let svc = &state.service;
-    let st = svc.store.stats();
+    let st = svc.store_stats();
     state.metrics.render(&[
         (
             "workspace_agent_active_tasks",
@@ -426,12 +417,11 @@ fn metrics_text(state: &State) -> String {
     ])
 }
 
-fn serve_card(state: &State, rq: Request) {
-    let cards = match state.cards.read() {
-        Ok(c) => Arc::clone(&c),
-        Err(e) => Arc::clone(&e.into_inner()),
-    };
-    let card = match Version::from_header(request_header(&rq, "A2A-Version")) {
+/// The card for the request's `A2A-Version`, or 304 when the client's copy
+/// is current.
+fn card_answer(state: &State, rq: &Request) -> ResponseBox {
+    let cards = state.cards.get();
+    let card = match Version::from_header(request_header(rq, "A2A-Version")) {
         Ok(Some(Version::V10)) => &cards.v10,
         _ => &cards.v03,
     };
@@ -441,17 +431,14 @@ fn serve_card(state: &State, rq: Request) {
         ("Last-Modified", cards.last_modified.as_str()),
         ("Vary", "A2A-Version"),
     ];
-    let matches = request_header(&rq, "If-None-Match").is_some_and(|v| {
+    let matches = request_header(rq, "If-None-Match").is_some_and(|v| {
         v.split(',')
             .any(|t| t.trim() == card.etag || t.trim() == "*")
     });
     if matches {
-        let resp = with_headers(Response::empty(304), &common);
-        respond(state, rq, Route::Card, resp);
-        return;
+        return with_headers(Response::empty(304), &common).boxed();
     }
-    let resp = with_headers(json_bytes(200, card.body.clone(), &[]), &common);
-    respond(state, rq, Route::Card, resp);
+    with_headers(json_bytes(200, card.body.clone(), &[]), &common).boxed()
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte.
@@ -472,19 +459,15 @@ enum BodyError {
     Broken(String),
 }
 
-/// `stall` is the socket read timeout: a read that fails after waiting that
-/// long is a timeout even when a decoder (chunked) hides the error's kind.
-fn read_body(
-    rq: &mut Request,
-    max: usize,
-    stall: Duration,
-    whole: Duration,
-) -> Result<Vec<u8>, BodyError> {
+/// Reads the body under `MAX_BODY_BYTES` and `BODY_TIMEOUT_SECS`. The idle
+/// timeout is the socket's read timeout: a read that fails after waiting
+/// that long is a timeout even when a decoder (chunked) hides the error's
+/// kind.
+fn read_body(rq: &mut Request, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+    let (max, stall) = (limits.max_body_bytes, limits.idle_timeout);
     let started = Instant::now();
-    if let Some(len) = rq.body_length() {
-        if len > max {
-            return Err(BodyError::TooLarge);
-        }
+    if rq.body_length().is_some_and(|len| len > max) {
+        return Err(BodyError::TooLarge);
     }
     let mut buf = Vec::with_capacity(rq.body_length().unwrap_or(4096).min(max));
     let reader = rq.as_reader();
@@ -499,7 +482,7 @@ fn read_body(
                 buf.extend_from_slice(&chunk[..n]);
                 // each read may be quick while the whole drips in (a byte a
                 // second): the body as a whole has a deadline too
-                if started.elapsed() > whole {
+                if started.elapsed() > limits.body_timeout {
                     return Err(BodyError::TimedOut);
                 }
             }
@@ -517,35 +500,49 @@ fn read_body(
     }
 }
 
-fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
-    let body = protocol::error_bytes(id, e, v);
-    respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
+/// A JSON-RPC error answer (HTTP 200, as JSON-RPC over HTTP wants).
+fn rpc_error(id: &Value, e: &RpcError, v: Version) -> ResponseBox {
+    json_bytes(200, protocol::error_bytes(id, e, v), &[]).boxed()
 }
 
+/// An A2A call: the headers are checked on this worker; the body is read
+/// and the call answered under the workers' share of long requests.
 fn serve_a2a(state: &Arc<State>, rq: Request) {
+    let header = match check_headers(state, &rq) {
+        Ok(h) => h,
+        Err(resp) => return respond(state, rq, Route::A2a, resp),
+    };
+    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
+    // call itself may be long: both happen under the workers' share, so the
+    // card and health checks always find a free worker.
+    let reply_version = header.unwrap_or(Version::V03);
+    run_long(state, rq, reply_version, move |state, rq, slot| {
+        answer_rpc(state, rq, header, slot)
+    });
+}
+
+/// What is checked before the body is read: the bearer token, then
+/// `A2A-Version` (returned), then `Content-Type`.
+fn check_headers(state: &State, rq: &Request) -> Result<Option<Version>, ResponseBox> {
     if let Some(expected) = &state.auth_token {
-        let given = request_header(&rq, "Authorization")
+        let given = request_header(rq, "Authorization")
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim);
         if !given.is_some_and(|g| token_matches(g, expected)) {
-            let resp = plain_error(
+            return Err(plain_error(
                 401,
-                "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
+                "this agent requires Authorization: Bearer <token> \
+                 (see the card's securitySchemes)",
                 &[("WWW-Authenticate", "Bearer")],
-            );
-            respond(state, rq, Route::A2a, resp);
-            return;
+            ));
         }
     }
-    let header_version = match Version::from_header(request_header(&rq, "A2A-Version")) {
-        Ok(v) => v,
-        Err(e) => return rpc_reply(state, rq, &Value::Null, &e, Version::V10),
-    };
-    let reply_version = header_version.unwrap_or(Version::V03);
-    if let Some(ct) = request_header(&rq, "Content-Type") {
+    let header = Version::from_header(request_header(rq, "A2A-Version"))
+        .map_err(|e| rpc_error(&Value::Null, &e, Version::V10))?;
+    if let Some(ct) = request_header(rq, "Content-Type") {
         let ct = ct.to_ascii_lowercase();
         let media = ct.split(';').next().unwrap_or("").trim();
         if !(media == JSON || media.ends_with("+json") || media.is_empty()) {
@@ -553,28 +550,24 @@ fn serve_a2a(state: &Arc<State>, rq: Request) {
                 codes::CONTENT_TYPE_NOT_SUPPORTED,
                 format!("Content-Type {media:?} is not supported; send application/json"),
             );
-            return rpc_reply(state, rq, &Value::Null, &e, reply_version);
+            return Err(rpc_error(&Value::Null, &e, header.unwrap_or(Version::V03)));
         }
     }
-    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
-    // call itself may be long: both happen under the workers' share, so the
-    // card and health checks always find a free worker.
-    run_long(state, rq, reply_version, move |state, rq| {
-        read_and_answer(state, rq, header_version, reply_version)
-    });
+    Ok(header)
 }
 
-/// Runs `work` on this worker if a long-request slot frees up within
-/// LONG_SLOT_WAIT, else on an overflow thread (at most
-/// MAX_OVERFLOW_THREADS; past that the client gets 503).
+/// The one place that decides where a long request runs: on this worker if
+/// a long-request slot frees up within LONG_SLOT_WAIT (`work` gets the
+/// slot), else on an overflow thread (at most MAX_OVERFLOW_THREADS; past
+/// that the client gets 503).
 fn run_long(
     state: &Arc<State>,
     rq: Request,
     reply_version: Version,
-    work: impl FnOnce(&State, Request) + Send + 'static,
+    work: impl FnOnce(&State, Request, Option<Permit>) + Send + 'static,
 ) {
-    if let Some(_slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
-        return work(state, rq);
+    if let Some(slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
+        return work(state, rq, Some(slot));
     }
     if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
         state.overflow.fetch_sub(1, Ordering::SeqCst);
@@ -590,7 +583,7 @@ fn run_long(
         .spawn(move || {
             let _count = CountGuard(&st.overflow);
             let doing = Answering(Method::Post, Route::A2a);
-            crate::panics::isolate(&doing, || work(&st, rq));
+            crate::panics::isolate(&doing, || work(&st, rq, None));
         });
     if let Err(e) = spawned {
         // the closure, and the request in it, are gone: the client sees the
@@ -601,46 +594,67 @@ fn run_long(
     }
 }
 
-/// Reads the body, decodes the call and answers it.
-fn read_and_answer(
-    state: &State,
-    mut rq: Request,
-    header_version: Option<Version>,
-    reply_version: Version,
-) {
-    let body = match read_body(
-        &mut rq,
-        state.max_body,
-        state.body_stall,
-        state.body_timeout,
-    ) {
-        Ok(b) => b,
-        Err(e) => return respond(state, rq, Route::A2a, body_error(state, e)),
+/// Reads and decodes the call, then answers it. `slot` is this worker's
+/// long-request slot (none on an overflow thread).
+fn answer_rpc(state: &State, mut rq: Request, header: Option<Version>, slot: Option<Permit>) {
+    let reply_version = header.unwrap_or(Version::V03);
+    let req = match read_rpc(state, &mut rq, reply_version) {
+        Ok(r) => r,
+        Err(resp) => return respond(state, rq, Route::A2a, resp),
     };
+    let call = req.into_call(header);
+    let method = call.as_ref().ok().map(|c| c.method);
+    // only calls that may wait on a backend or a stream keep holding a slot
+    if !method.is_some_and(protocol::Method::is_long) {
+        drop(slot);
+    }
+    if state.stop.is_set() && !method.is_some_and(protocol::Method::serves_while_stopping) {
+        let id = match &call {
+            Ok(c) => &c.id,
+            Err((id, _)) => id,
+        };
+        return respond(state, rq, Route::A2a, stopping(id, reply_version));
+    }
+    match call {
+        Ok(call) => answer(state, rq, call),
+        Err((id, e)) => {
+            let body = state.service.unknown_method(&id, &e, reply_version);
+            respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
+        }
+    }
+}
+
+/// Reads the body and decodes the JSON-RPC envelope.
+fn read_rpc(
+    state: &State,
+    rq: &mut Request,
+    reply_version: Version,
+) -> Result<RpcRequest, ResponseBox> {
+    let body = read_body(rq, &state.limits).map_err(|e| body_error(&state.limits, e))?;
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
     // runs, so a large request is held once, not twice
     drop(body);
-    let req = match parsed {
-        Ok(r) => r,
-        Err((id, e)) => return rpc_reply(state, rq, &id, &e, reply_version),
-    };
-    if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
-        let e = RpcError::internal("the agent is shutting down; retry against its replacement");
-        let body = protocol::error_bytes(&req.id, &e, reply_version);
-        let resp = json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]);
-        return respond(state, rq, Route::A2a, resp);
-    }
-    answer(state, rq, req, header_version);
+    parsed.map_err(|(id, e)| rpc_error(&id, &e, reply_version))
+}
+
+/// The answer to a call that arrives once the agent is stopping.
+fn stopping(id: &Value, v: Version) -> ResponseBox {
+    let e = RpcError::internal("the agent is shutting down; retry against its replacement");
+    let body = protocol::error_bytes(id, &e, v);
+    json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]).boxed()
 }
 
 /// The answer to a body that could not be read; each closes the connection
 /// (what is left of the body is unread).
-fn body_error(state: &State, e: BodyError) -> Response<std::io::Cursor<Vec<u8>>> {
+fn body_error(limits: &Limits, e: BodyError) -> ResponseBox {
     let close = [("Connection", "close")];
     match e {
         BodyError::TooLarge => {
-            let msg = format!("request body is larger than {} bytes", state.max_body);
+            let msg = format!(
+                "request body is larger than {} bytes",
+                limits.max_body_bytes
+            );
             plain_error(413, &msg, &close)
         }
         BodyError::TimedOut => plain_error(408, "request body not received in time", &close),
@@ -649,9 +663,8 @@ fn body_error(state: &State, e: BodyError) -> Response<std::io::Cursor<Vec<u8>>>
 }
 
 /// Runs a decoded A2A call and writes its reply.
-fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
-    let reply = state.service.handle(req, header_version);
-    match reply {
+fn answer(state: &State, rq: Request, call: Call) {
+    match state.service.handle(call) {
         Reply::Json(bytes) => respond(state, rq, Route::A2a, json_bytes(200, bytes, &[])),
         Reply::Busy(bytes) => {
             let resp = json_bytes(503, bytes, &[("Retry-After", "1")]);
@@ -686,43 +699,41 @@ fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     out
 }
 
-fn stream(
-    rq: Request,
-    id: &Value,
-    version: Version,
-    first: Value,
-    events: Option<std::sync::mpsc::Receiver<TaskEvent>>,
-) {
+const SSE_HEAD: &str = concat!(
+    "HTTP/1.1 200 OK\r\n",
+    "Content-Type: text/event-stream\r\n",
+    "Cache-Control: no-cache\r\n",
+    "X-Accel-Buffering: no\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Connection: close\r\n\r\n",
+);
+
+/// Writes a stream: `first`, then each event until the final one, with a
+/// keep-alive comment whenever the task is quiet.
+fn stream(rq: Request, id: &Value, version: Version, first: Value, events: Receiver<TaskEvent>) {
     let mut w = rq.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    if w.write_all(head.as_bytes()).is_err() {
+    if w.write_all(SSE_HEAD.as_bytes()).is_err() {
         return;
     }
     if write_chunk(&mut w, &sse_event(id, first)).is_err() {
         return;
     }
-    if let Some(rx) = events {
-        loop {
-            match rx.recv_timeout(SSE_KEEPALIVE) {
-                Ok(ev) => {
-                    let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
-                    if write_chunk(&mut w, &sse_event(id, wire(&ev, version))).is_err() {
-                        log::debug!("stream client went away; worker freed");
-                        return;
-                    }
-                    if is_final {
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if write_chunk(&mut w, b": keep-alive\n\n").is_err() {
-                        log::debug!("stream client went away; worker freed");
-                        return;
-                    }
-                }
-                // the task ended (or was evicted) without a final event for us
-                Err(RecvTimeoutError::Disconnected) => break,
+    loop {
+        let chunk = match events.recv_timeout(SSE_KEEPALIVE) {
+            Ok(ev) => {
+                let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
+                (sse_event(id, wire(&ev, version)), is_final)
             }
+            Err(RecvTimeoutError::Timeout) => (b": keep-alive\n\n".to_vec(), false),
+            // the task ended (or was evicted) without a final event for us
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if write_chunk(&mut w, &chunk.0).is_err() {
+            log::debug!("stream client went away; worker freed");
+            return;
+        }
+        if chunk.1 {
+            break;
         }
     }
     let _ = w.write_all(b"0\r\n\r\n");
@@ -770,21 +781,17 @@ fn in_memory_fixture(
         ServiceConfig::from_config(&cfg),
         Arc::clone(&metrics),
     ));
-    let caps = crate::card::Capabilities {
-        streaming: true,
-        push_notifications: false,
-    };
     // a real server (the state needs one) that never serves: no workers
     let listener = TcpListener::bind(("127.0.0.1", 0)).ok()?;
     let http = tiny_http::Server::from_listener(listener, None).ok()?;
     let parts = ServerParts {
-        cards: Cards::build(&cfg, caps),
+        cards: SharedCards::new(Cards::build(&cfg, crate::card::Capabilities::AGENT)),
         service,
         metrics,
         stop: Stop::new(),
         auth_token: None,
         workers: cfg.workers,
-        limits: cfg.limits.clone(),
+        limits: cfg.limits,
     };
     let limits = connection_limits(&parts.limits);
     Some((Arc::new(State::new(parts, Arc::new(http))), limits))

@@ -10,10 +10,10 @@ use crate::metrics::Metrics;
 use crate::protocol::model::*;
 use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
-    self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
+    self, codes, common, v10, Call, DecodeLimits, Method, RpcError, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
-use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
+use crate::store::{new_task, CancelToken, Full, LiveTask, StoreLimits, StoreStats, TaskStore};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -31,7 +31,7 @@ pub enum Reply {
         id: Value,
         version: Version,
         first: Value,
-        events: Option<Receiver<TaskEvent>>,
+        events: Receiver<TaskEvent>,
     },
 }
 
@@ -65,7 +65,7 @@ impl ServiceConfig {
 }
 
 pub struct Service {
-    pub store: TaskStore,
+    store: TaskStore,
     backend: Box<dyn Backend>,
     cfg: ServiceConfig,
     /// backend runs in flight, bounded by MAX_CONCURRENT_TASKS
@@ -106,22 +106,40 @@ impl Service {
         self.slots.wait_idle(deadline)
     }
 
-    /// Handles one request. `header` is the request's `A2A-Version`, already
-    /// validated; without it the generation follows the method's name.
-    pub fn handle(self: &Arc<Self>, mut req: RpcRequest, header: Option<Version>) -> Reply {
+    /// Counts for `/metrics`.
+    pub fn store_stats(&self) -> StoreStats {
+        self.store.stats()
+    }
+
+    /// Tasks not yet finished, most recently changed first (the snapshot).
+    pub fn live_tasks(&self) -> Vec<LiveTask> {
+        self.store.live_tasks()
+    }
+
+    /// What the newest unfinished task was asked (the heartbeat's
+    /// `current_task`), or empty.
+    pub fn current_task(&self) -> String {
+        self.store.newest_live_preview()
+    }
+
+    /// Cancels every unfinished task (shutdown, once the grace is over);
+    /// returns how many there were.
+    pub fn cancel_all(&self) -> usize {
+        self.store.cancel_all()
+    }
+
+    /// The answer to a method this agent does not know, counted as such.
+    pub fn unknown_method(&self, id: &Value, e: &RpcError, version: Version) -> Vec<u8> {
+        self.metrics
+            .a2a_request("invalid", Duration::ZERO, false, None);
+        protocol::error_bytes(id, e, version)
+    }
+
+    /// Handles one call (its method already resolved by `RpcRequest::into_call`).
+    pub fn handle(self: &Arc<Self>, mut call: Call) -> Reply {
         let started = Instant::now();
-        let Some((method, named)) = Method::from_name(&req.method) else {
-            let version = header.unwrap_or(Version::V03);
-            let e = RpcError::new(
-                codes::METHOD_NOT_FOUND,
-                format!("method {:?} is not supported", req.method),
-            );
-            self.metrics
-                .a2a_request("invalid", started.elapsed(), false, None);
-            return Reply::Json(protocol::error_bytes(&req.id, &e, version));
-        };
-        let version = header.unwrap_or(named);
-        let result = self.dispatch(method, version, &mut req);
+        let (method, version) = (call.method, call.version);
+        let result = self.dispatch(&mut call);
         let label = method.label();
         match result {
             Ok(reply) => {
@@ -141,17 +159,13 @@ impl Service {
                 let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
                 self.metrics
                     .a2a_request(label, started.elapsed(), false, counts);
-                Reply::Json(protocol::error_bytes(&req.id, &e, version))
+                Reply::Json(protocol::error_bytes(&call.id, &e, version))
             }
         }
     }
 
-    fn dispatch(
-        self: &Arc<Self>,
-        method: Method,
-        version: Version,
-        req: &mut RpcRequest,
-    ) -> Result<Reply, RpcError> {
+    fn dispatch(self: &Arc<Self>, req: &mut Call) -> Result<Reply, RpcError> {
+        let (method, version) = (req.method, req.version);
         let task_reply = |t: &Task, bytes| success_bytes(&req.id, wire(t, version), bytes);
         match method {
             Method::Send | Method::Stream => {
@@ -161,7 +175,9 @@ impl Service {
             Method::GetTask => {
                 let r = common::decode_task_ref(&req.params)?;
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
-                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
+                Ok(Reply::Json(
+                    t.ok_or_else(|| RpcError::task_not_found(&r.id))?,
+                ))
             }
             Method::ListTasks => {
                 let p = v10::decode_list(&req.params)?;
@@ -179,16 +195,21 @@ impl Service {
                 let r = common::decode_task_ref(&req.params)?;
                 self.cancel(&r.id)?;
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
-                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
+                Ok(Reply::Json(
+                    t.ok_or_else(|| RpcError::task_not_found(&r.id))?,
+                ))
             }
             Method::Subscribe => {
                 let r = common::decode_task_ref(&req.params)?;
                 self.subscribe(&r.id, version, &req.id)
             }
-            Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
-                codes::PUSH_NOT_SUPPORTED,
-                "push notifications are not supported by this agent; use streaming or poll the task",
-            )),
+            Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => {
+                err(RpcError::new(
+                    codes::PUSH_NOT_SUPPORTED,
+                    "push notifications are not supported by this agent; \
+                     use streaming or poll the task",
+                ))
+            }
             Method::ExtendedCard => err(RpcError::new(
                 codes::EXTENDED_CARD_NOT_CONFIGURED,
                 "this agent has no authenticated extended card",
@@ -211,7 +232,7 @@ impl Service {
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {task_id:?} is already {}; there is nothing left to subscribe to",
-                    v03::state_str(state)
+                    state.name()
                 ),
             )
         })?;
@@ -219,7 +240,7 @@ impl Service {
             id: id.clone(),
             version,
             first,
-            events: Some(rx),
+            events: rx,
         })
     }
 
@@ -240,7 +261,7 @@ impl Service {
                 codes::TASK_NOT_CANCELABLE,
                 format!(
                     "task {id:?} is already {} and cannot be canceled",
-                    v03::state_str(state)
+                    state.name()
                 ),
             ));
         }
@@ -273,7 +294,8 @@ impl Service {
             return err(RpcError::new(
                 codes::CONTENT_TYPE_NOT_SUPPORTED,
                 format!(
-                    "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
+                    "this agent answers in text/plain, \
+                     which acceptedOutputModes {:?} does not include",
                     p.accepted_output_modes
                 ),
             ));
@@ -305,7 +327,7 @@ impl Service {
                 id: id.clone(),
                 version,
                 first,
-                events: Some(rx),
+                events: rx,
             });
         }
         if !p.blocking {
@@ -340,10 +362,10 @@ impl Service {
         let preview = crate::metrics::truncate(text, 120);
         match self.store.insert(task, cancel.clone(), preview) {
             Ok(()) => Ok((id, cancel)),
-            Err(StoreError::Full) => Err(RpcError::internal(
-                "the task store is full of unfinished tasks (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
+            Err(Full) => Err(RpcError::internal(
+                "the task store is full of unfinished tasks \
+                 (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
             )),
-            Err(StoreError::NotFound) => Err(RpcError::internal("task vanished")),
         }
     }
 
@@ -361,8 +383,9 @@ impl Service {
             return Err(RpcError::new(
                 codes::UNSUPPORTED_OPERATION,
                 format!(
-                    "task {tid:?} is already {}; send the message without taskId to start a new task",
-                    v03::state_str(state)
+                    "task {tid:?} is already {}; \
+                     send the message without taskId to start a new task",
+                    state.name()
                 ),
             ));
         }
@@ -371,14 +394,15 @@ impl Service {
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {tid:?} is still {}; wait for it or cancel it",
-                    v03::state_str(state)
+                    state.name()
                 ),
             ));
         }
         if let Some(c) = &m.context_id {
             if *c != context_id {
                 return Err(RpcError::invalid_params(format!(
-                    "params.message.contextId {c:?} does not match task {tid:?}'s context {context_id:?}"
+                    "params.message.contextId {c:?} does not match \
+                     task {tid:?}'s context {context_id:?}"
                 )));
             }
         }
@@ -517,6 +541,7 @@ fn encode_stream_task(t: &Task, v: Version) -> Value {
 mod tests {
     use super::*;
     use crate::backend::EchoBackend;
+    use crate::protocol::RpcRequest;
     use serde_json::json;
 
     fn service(delay_ms: u64) -> Arc<Service> {
@@ -533,13 +558,20 @@ mod tests {
         ))
     }
 
-    fn call(s: &Arc<Service>, method: &str, params: Value) -> Value {
+    fn reply(s: &Arc<Service>, method: &str, params: Value) -> Reply {
         let req = RpcRequest {
             id: json!(1),
             method: method.into(),
             params,
         };
-        match s.handle(req, None) {
+        match req.into_call(None) {
+            Ok(call) => s.handle(call),
+            Err((id, e)) => Reply::Json(s.unknown_method(&id, &e, Version::V03)),
+        }
+    }
+
+    fn call(s: &Arc<Service>, method: &str, params: Value) -> Value {
+        match reply(s, method, params) {
             Reply::Json(b) | Reply::Busy(b) => serde_json::from_slice(&b).unwrap(),
             Reply::Stream { first, .. } => first,
         }
@@ -551,7 +583,9 @@ mod tests {
         let r = call(
             &s,
             "message/send",
-            json!({"message": {"role":"user","parts":[{"kind":"text","text":"hi"}],"messageId":"m"}}),
+            json!({"message": {
+                "role": "user", "parts": [{"kind": "text", "text": "hi"}], "messageId": "m"
+            }}),
         );
         let t = &r["result"];
         assert_eq!(t["status"]["state"], "completed", "{r}");
@@ -605,7 +639,10 @@ mod tests {
         let e = call(
             &s,
             "SendMessage",
-            json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"acceptedOutputModes": ["image/png"]}}),
+            json!({
+                "message": {"parts": [{"text": "x"}]},
+                "configuration": {"acceptedOutputModes": ["image/png"]}
+            }),
         );
         assert_eq!(e["error"]["code"], codes::CONTENT_TYPE_NOT_SUPPORTED);
         assert_eq!(
@@ -646,12 +683,8 @@ mod tests {
                 json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"blocking": false}}),
             );
         }
-        let req = RpcRequest {
-            id: json!(1),
-            method: "message/send".into(),
-            params: json!({"message": {"parts":[{"text":"x"}]}}),
-        };
-        assert!(matches!(s.handle(req, None), Reply::Busy(_)));
+        let params = json!({"message": {"parts":[{"text":"x"}]}});
+        assert!(matches!(reply(&s, "message/send", params), Reply::Busy(_)));
         assert_eq!(s.active_tasks(), 2);
         s.store.cancel_all();
         assert!(s.wait_idle(Instant::now() + Duration::from_secs(5)));

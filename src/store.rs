@@ -40,11 +40,21 @@ impl Default for StoreLimits {
     }
 }
 
+/// The task named is not in the store (never was, or evicted).
 #[derive(Debug, PartialEq, Eq)]
-pub enum StoreError {
-    NotFound,
-    /// full of live tasks: nothing may be evicted
-    Full,
+pub struct NotFound;
+
+/// `insert` refused: the store is full of live tasks, nothing may be evicted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// A task not yet finished, as the heartbeat and the snapshot report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTask {
+    pub id: String,
+    pub state: TaskState,
+    /// text preview of the request that started it
+    pub preview: String,
 }
 
 struct Entry {
@@ -119,12 +129,7 @@ impl TaskStore {
     }
 
     /// Adds a new task, making room by evicting terminal tasks if needed.
-    pub fn insert(
-        &self,
-        task: Task,
-        cancel: CancelToken,
-        preview: String,
-    ) -> Result<(), StoreError> {
+    pub fn insert(&self, task: Task, cancel: CancelToken, preview: String) -> Result<(), Full> {
         let bytes = task.approx_bytes();
         let mut g = self.lock();
         self.sweep_expired(&mut g, false);
@@ -136,7 +141,7 @@ impl TaskStore {
                 self.sweep_expired(&mut g, true);
             }
             let Some(key) = g.terminal.pop_first() else {
-                return Err(StoreError::Full);
+                return Err(Full);
             };
             if let Some(e) = g.tasks.remove(&key.1) {
                 g.bytes -= e.bytes;
@@ -200,13 +205,6 @@ impl TaskStore {
         }
     }
 
-    pub fn get(&self, id: &str, history_length: Option<usize>) -> Option<Task> {
-        self.lock()
-            .tasks
-            .get(id)
-            .map(|e| e.task.with_history_limit(history_length))
-    }
-
     /// Runs `f` on the task as a reply shows it (at most `history_length`
     /// recent messages), under the lock and without copying the task: a
     /// reply encoded straight from here spares a full copy of a task that
@@ -259,10 +257,10 @@ impl TaskStore {
     }
 
     /// Appends a message to a task's history (a follow-up from the client).
-    pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
+    pub fn push_history(&self, id: &str, m: Message) -> Result<(), NotFound> {
         let added = m.approx_bytes();
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         e.task.history.push(m);
         Self::touch(&mut g, id, added, 0);
         Ok(())
@@ -275,7 +273,7 @@ impl TaskStore {
         id: &str,
         state: TaskState,
         text: Option<String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         let mut g = self.lock();
         Self::set_status_locked(&mut g, id, state, text, state.is_settled())
     }
@@ -286,8 +284,8 @@ impl TaskStore {
         state: TaskState,
         text: Option<String>,
         is_final: bool,
-    ) -> Result<(), StoreError> {
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+    ) -> Result<(), NotFound> {
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         if e.task.status.state.is_terminal() {
             // terminal is forever: a late backend result after a cancel or
             // an expiry must not resurrect the task
@@ -344,9 +342,9 @@ impl TaskStore {
         name: &str,
         chunk: &str,
         last_chunk: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         if e.task.status.state.is_terminal() {
             return Ok(());
         }
@@ -443,24 +441,33 @@ impl TaskStore {
         }
     }
 
-    /// Tasks not yet terminal, as `(id, state, preview)`, newest first.
-    pub fn live_tasks(&self) -> Vec<(String, TaskState, String)> {
+    /// Tasks not yet terminal, most recently changed first.
+    pub fn live_tasks(&self) -> Vec<LiveTask> {
         let g = self.lock();
-        let mut v: Vec<_> = g
+        let mut live: Vec<&Entry> = g
             .tasks
             .values()
             .filter(|e| !e.task.status.state.is_terminal())
-            .map(|e| {
-                (
-                    e.updated_wall,
-                    e.task.id.clone(),
-                    e.task.status.state,
-                    e.preview.clone(),
-                )
-            })
             .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.0));
-        v.into_iter().map(|(_, id, s, p)| (id, s, p)).collect()
+        live.sort_by_key(|e| std::cmp::Reverse(e.updated_wall));
+        live.iter()
+            .map(|e| LiveTask {
+                id: e.task.id.clone(),
+                state: e.task.status.state,
+                preview: e.preview.clone(),
+            })
+            .collect()
+    }
+
+    /// The preview of the most recently changed live task, or empty.
+    pub fn newest_live_preview(&self) -> String {
+        let g = self.lock();
+        g.tasks
+            .values()
+            .filter(|e| !e.task.status.state.is_terminal())
+            .max_by_key(|e| e.updated_wall)
+            .map(|e| e.preview.clone())
+            .unwrap_or_default()
     }
 
     /// Signals every live task's cancel token (shutdown after the grace).
@@ -615,6 +622,13 @@ mod tests {
     use super::*;
     use crate::protocol::ListParams;
 
+    impl TaskStore {
+        /// A copy of the task with at most `history_length` messages.
+        fn get(&self, id: &str, history_length: Option<usize>) -> Option<Task> {
+            self.read(id, history_length, Task::clone)
+        }
+    }
+
     fn msg(text: &str) -> Message {
         Message {
             message_id: crate::ids::new_id(),
@@ -628,7 +642,7 @@ mod tests {
         }
     }
 
-    fn add(store: &TaskStore, text: &str) -> Result<String, StoreError> {
+    fn add(store: &TaskStore, text: &str) -> Result<String, Full> {
         let t = new_task(msg(text));
         let id = t.id.clone();
         store.insert(t, CancelToken::new(), text.into())?;
@@ -646,7 +660,7 @@ mod tests {
         let c = add(&store, "c").unwrap();
         assert_eq!(
             add(&store, "d"),
-            Err(StoreError::Full),
+            Err(Full),
             "all live: refuse rather than grow"
         );
         store.set_status(&b, TaskState::Completed, None).unwrap();
@@ -741,7 +755,7 @@ mod tests {
                 ..Default::default()
             });
             let r = store.insert(new_task(m), CancelToken::new(), String::new());
-            assert_eq!(r, Err(StoreError::Full), "{field}");
+            assert_eq!(r, Err(Full), "{field}");
             assert_eq!(store.stats().bytes, 0);
         }
     }

@@ -14,7 +14,7 @@ mod webhook;
 
 pub use command::CommandBackend;
 pub use echo::EchoBackend;
-pub use openai::{parse_sse_line, OpenAiBackend, SseLine};
+pub use openai::{parse_sse_line, OpenAiBackend};
 pub use webhook::WebhookBackend;
 
 use crate::config::BackendConfig;

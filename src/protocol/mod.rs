@@ -5,11 +5,11 @@
 //! the only places that know what the wire looks like; `v03` and `v10`
 //! share through `common` and never import each other.
 
-pub mod common;
-pub mod model;
-pub mod v03;
-pub mod v10;
-pub mod wire;
+pub(crate) mod common;
+pub(crate) mod model;
+pub(crate) mod v03;
+pub(crate) mod v10;
+pub(crate) mod wire;
 
 use serde_json::{json, Map, Value};
 
@@ -152,6 +152,19 @@ impl Method {
         })
     }
 
+    /// Whether the call may hold its worker past reading the request: a
+    /// send runs the backend, a stream or a subscription writes events
+    /// until the task ends. The rest answer from the store at once.
+    pub fn is_long(self) -> bool {
+        matches!(self, Method::Send | Method::Stream | Method::Subscribe)
+    }
+
+    /// Whether the call is still answered while the agent stops: reading a
+    /// task lets a client collect a result; anything else is refused.
+    pub fn serves_while_stopping(self) -> bool {
+        self == Method::GetTask
+    }
+
     /// The label used in logs and metrics (fixed set: no user data).
     pub fn label(self) -> &'static str {
         use Method::*;
@@ -173,6 +186,36 @@ impl Method {
 pub struct RpcRequest {
     pub id: Value,
     pub method: String,
+    pub params: Value,
+}
+
+impl RpcRequest {
+    /// Resolves the method name, once for the whole request: `header` is
+    /// the request's `A2A-Version`; without it the generation follows the
+    /// name. An unknown name gives the id and the error to answer with.
+    pub fn into_call(self, header: Option<Version>) -> Result<Call, (Value, RpcError)> {
+        let Some((method, named)) = Method::from_name(&self.method) else {
+            let e = RpcError::new(
+                codes::METHOD_NOT_FOUND,
+                format!("method {:?} is not supported", self.method),
+            );
+            return Err((self.id, e));
+        };
+        Ok(Call {
+            id: self.id,
+            method,
+            version: header.unwrap_or(named),
+            params: self.params,
+        })
+    }
+}
+
+/// A request of a known method, and the generation to answer in.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub id: Value,
+    pub method: Method,
+    pub version: Version,
     pub params: Value,
 }
 
@@ -290,15 +333,6 @@ fn nesting_exceeds(body: &[u8], max: usize) -> Option<usize> {
     None
 }
 
-/// Moves `result` in: `json!` would serialize a deep copy of it.
-pub fn success(id: &Value, result: Value) -> Value {
-    let mut o = Map::new();
-    o.insert("jsonrpc".into(), json!("2.0"));
-    o.insert("id".into(), id.clone());
-    o.insert("result".into(), result);
-    Value::Object(o)
-}
-
 /// `error` serialized: the body of every JSON-RPC error answer.
 pub fn error_bytes(id: &Value, err: &RpcError, version: Version) -> Vec<u8> {
     wire::to_bytes(&error(id, err, version), 0)
@@ -331,7 +365,6 @@ pub struct SendParams {
     pub history_length: Option<usize>,
     pub accepted_output_modes: Vec<String>,
     pub has_push_config: bool,
-    pub metadata: Option<Map<String, Value>>,
 }
 
 /// Parameters of `ListTasks` (1.0).

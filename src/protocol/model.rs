@@ -37,6 +37,12 @@ impl TaskState {
         self.is_terminal() || matches!(self, TaskState::InputRequired | TaskState::AuthRequired)
     }
 
+    /// The state's name in logs, errors and the shutdown snapshot: the 0.3
+    /// spelling the platform reads.
+    pub fn name(self) -> &'static str {
+        super::common::state_name(self, super::Version::V03)
+    }
+
     pub const ALL: [TaskState; 8] = [
         TaskState::Submitted,
         TaskState::Working,
@@ -214,12 +220,6 @@ impl Task {
             + opt_map_bytes(&self.metadata)
     }
 
-    /// A copy with at most the `n` most recent history messages
-    /// (`historyLength`); `None` keeps everything.
-    pub fn with_history_limit(&self, n: Option<usize>) -> Task {
-        self.copy_with(n, true)
-    }
-
     /// A copy of only what a reply shows: the history cut to `n` messages,
     /// the artifacts if asked for. What is left out is never copied.
     pub fn copy_with(&self, n: Option<usize>, artifacts: bool) -> Task {
@@ -262,7 +262,6 @@ pub enum TaskEvent {
 #[derive(Debug, Clone, Copy)]
 pub enum SendResult<'a> {
     Task(&'a Task),
-    Message(&'a Message),
 }
 
 // Fixed costs of the structs themselves (and their allocator headers): small
