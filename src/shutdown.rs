@@ -48,15 +48,6 @@ impl Stop {
         }
         true
     }
-
-    /// Blocks until the flag is set.
-    pub fn wait(&self) {
-        let (lock, cv) = &*self.inner;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *n == 0 {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-    }
 }
 
 #[cfg(test)]
