@@ -611,14 +611,14 @@ fn answer_rpc(state: &State, mut rq: Request, header: Option<Version>, slot: Opt
     if state.stop.is_set() && !method.is_some_and(protocol::Method::serves_while_stopping) {
         let id = match &call {
             Ok(c) => &c.id,
-            Err((id, _)) => id,
+            Err(r) => &r.id,
         };
         return respond(state, rq, Route::A2a, stopping(id, reply_version));
     }
     match call {
         Ok(call) => answer(state, rq, call),
-        Err((id, e)) => {
-            let body = state.service.unknown_method(&id, &e, reply_version);
+        Err(r) => {
+            let body = state.service.unknown_method(&r.id, &r.error, reply_version);
             respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
         }
     }
@@ -635,7 +635,7 @@ fn read_rpc(
     // the raw body is not needed past parsing: free it before the backend
     // runs, so a large request is held once, not twice
     drop(body);
-    parsed.map_err(|(id, e)| rpc_error(&id, &e, reply_version))
+    parsed.map_err(|r| rpc_error(&r.id, &r.error, reply_version))
 }
 
 /// The answer to a call that arrives once the agent is stopping.

@@ -13,7 +13,9 @@ use crate::protocol::{
     self, codes, common, v10, Call, DecodeLimits, Method, RpcError, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
-use crate::store::{new_task, CancelToken, Full, LiveTask, StoreLimits, StoreStats, TaskStore};
+use crate::store::{
+    new_task, CancelToken, Full, LiveTask, StoreLimits, StoreStats, Subscription, TaskStore,
+};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -223,7 +225,7 @@ impl Service {
             s if s.is_terminal() => Err(s),
             _ => Ok(encode_stream_task(t, version)),
         };
-        let (first, rx) = self
+        let Subscription { first, events } = self
             .store
             .subscribe(task_id, live)
             .ok_or_else(|| RpcError::task_not_found(task_id))?;
@@ -240,7 +242,7 @@ impl Service {
             id: id.clone(),
             version,
             first,
-            events: rx,
+            events,
         })
     }
 
@@ -318,7 +320,7 @@ impl Service {
         };
 
         if streaming {
-            let (first, rx) = self
+            let Subscription { first, events } = self
                 .store
                 .subscribe(&task_id, |t| encode_stream_task(t, version))
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
@@ -327,7 +329,7 @@ impl Service {
                 id: id.clone(),
                 version,
                 first,
-                events: rx,
+                events,
             });
         }
         if !p.blocking {
@@ -566,7 +568,7 @@ mod tests {
         };
         match req.into_call(None) {
             Ok(call) => s.handle(call),
-            Err((id, e)) => Reply::Json(s.unknown_method(&id, &e, Version::V03)),
+            Err(r) => Reply::Json(s.unknown_method(&r.id, &r.error, Version::V03)),
         }
     }
 

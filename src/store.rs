@@ -104,6 +104,13 @@ pub struct StoreStats {
     pub expired: u64,
 }
 
+/// A subscription: what the subscriber made of the task as it was, then
+/// every later event.
+pub struct Subscription<R> {
+    pub first: R,
+    pub events: Receiver<TaskEvent>,
+}
+
 /// One page of `ListTasks`.
 pub struct Page {
     pub tasks: Vec<Task>,
@@ -242,18 +249,17 @@ impl TaskStore {
     /// `f` of the task (its first event, encoded without a copy) and a
     /// channel of every later event, under one lock so no event falls
     /// between them. A terminal task gets a channel that stays empty.
-    pub fn subscribe<R>(
-        &self,
-        id: &str,
-        f: impl FnOnce(&Task) -> R,
-    ) -> Option<(R, Receiver<TaskEvent>)> {
+    pub fn subscribe<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<Subscription<R>> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id)?;
-        let (tx, rx) = sync_channel(SUBSCRIBER_BUFFER);
+        let (tx, events) = sync_channel(SUBSCRIBER_BUFFER);
         if !e.task.status.state.is_terminal() {
             e.subscribers.push(tx);
         }
-        Some((f(&e.task), rx))
+        Some(Subscription {
+            first: f(&e.task),
+            events,
+        })
     }
 
     /// Appends a message to a task's history (a follow-up from the client).
@@ -821,7 +827,7 @@ mod tests {
             ..Default::default()
         });
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
+        let rx = store.subscribe(&a, |_| ()).unwrap().events;
         std::thread::sleep(Duration::from_millis(5));
         add(&store, "b").expect("the expired task makes room");
         match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
@@ -854,7 +860,7 @@ mod tests {
     fn artifacts_append_chunks_and_notify() {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
+        let rx = store.subscribe(&a, |_| ()).unwrap().events;
         store
             .append_text(&a, "r", "response", "hel", false)
             .unwrap();

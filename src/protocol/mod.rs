@@ -192,14 +192,14 @@ pub struct RpcRequest {
 impl RpcRequest {
     /// Resolves the method name, once for the whole request: `header` is
     /// the request's `A2A-Version`; without it the generation follows the
-    /// name. An unknown name gives the id and the error to answer with.
-    pub fn into_call(self, header: Option<Version>) -> Result<Call, (Value, RpcError)> {
+    /// name. An unknown name is refused with `METHOD_NOT_FOUND`.
+    pub fn into_call(self, header: Option<Version>) -> Result<Call, Refused> {
         let Some((method, named)) = Method::from_name(&self.method) else {
             let e = RpcError::new(
                 codes::METHOD_NOT_FOUND,
                 format!("method {:?} is not supported", self.method),
             );
-            return Err((self.id, e));
+            return Err(Refused::new(self.id, e));
         };
         Ok(Call {
             id: self.id,
@@ -207,6 +207,20 @@ impl RpcRequest {
             version: header.unwrap_or(named),
             params: self.params,
         })
+    }
+}
+
+/// A request refused before its method ran: the error, and the request's
+/// id to echo (null when it could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub id: Value,
+    pub error: RpcError,
+}
+
+impl Refused {
+    fn new(id: Value, error: RpcError) -> Refused {
+        Refused { id, error }
     }
 }
 
@@ -238,11 +252,10 @@ impl Default for DecodeLimits {
     }
 }
 
-/// Decodes a request body. On failure returns the error and the id to echo
-/// (null when the id could not be read).
-pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (Value, RpcError)> {
+/// Decodes a request body.
+pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, Refused> {
     if let Some(depth) = nesting_exceeds(body, limits.max_depth) {
-        return Err((
+        return Err(Refused::new(
             Value::Null,
             RpcError::new(
                 codes::PARSE_ERROR,
@@ -253,7 +266,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return Err((
+            return Err(Refused::new(
                 Value::Null,
                 RpcError::new(codes::PARSE_ERROR, format!("body is not valid JSON: {e}")),
             ))
@@ -265,13 +278,16 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
         } else {
             "body is not a JSON-RPC request object"
         };
-        return Err((Value::Null, RpcError::new(codes::INVALID_REQUEST, what)));
+        return Err(Refused::new(
+            Value::Null,
+            RpcError::new(codes::INVALID_REQUEST, what),
+        ));
     };
     let id = match obj.remove("id") {
         None => Value::Null,
         Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => id,
         Some(_) => {
-            return Err((
+            return Err(Refused::new(
                 Value::Null,
                 RpcError::new(
                     codes::INVALID_REQUEST,
@@ -281,7 +297,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
         }
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err((
+        return Err(Refused::new(
             id,
             RpcError::new(codes::INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\""),
         ));
@@ -289,7 +305,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
         _ => {
-            return Err((
+            return Err(Refused::new(
                 id,
                 RpcError::new(codes::INVALID_REQUEST, "\"method\" must be a string"),
             ))
@@ -297,7 +313,10 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     };
     let params = obj.remove("params").unwrap_or(Value::Null);
     if !matches!(params, Value::Object(_) | Value::Null) {
-        return Err((id, RpcError::invalid_params("\"params\" must be an object")));
+        return Err(Refused::new(
+            id,
+            RpcError::invalid_params("\"params\" must be an object"),
+        ));
     }
     Ok(RpcRequest { id, method, params })
 }
@@ -394,20 +413,20 @@ mod tests {
     fn envelope_errors_have_the_right_codes() {
         let l = DecodeLimits::default();
         assert_eq!(
-            parse_request(b"{nope", &l).unwrap_err().1.code,
+            parse_request(b"{nope", &l).unwrap_err().error.code,
             codes::PARSE_ERROR
         );
         assert_eq!(
-            parse_request(b"[]", &l).unwrap_err().1.code,
+            parse_request(b"[]", &l).unwrap_err().error.code,
             codes::INVALID_REQUEST
         );
         assert_eq!(
-            parse_request(b"42", &l).unwrap_err().1.code,
+            parse_request(b"42", &l).unwrap_err().error.code,
             codes::INVALID_REQUEST
         );
-        let (id, e) = parse_request(br#"{"id":7,"method":"x"}"#, &l).unwrap_err();
+        let Refused { id, error: e } = parse_request(br#"{"id":7,"method":"x"}"#, &l).unwrap_err();
         assert_eq!((id, e.code), (json!(7), codes::INVALID_REQUEST));
-        let (id, e) = parse_request(
+        let Refused { id, error: e } = parse_request(
             br#"{"jsonrpc":"2.0","id":"a","method":"m","params":[1]}"#,
             &l,
         )
@@ -422,7 +441,7 @@ mod tests {
         let l = DecodeLimits::default();
         let deep = "[".repeat(100_000);
         assert_eq!(
-            parse_request(deep.as_bytes(), &l).unwrap_err().1.code,
+            parse_request(deep.as_bytes(), &l).unwrap_err().error.code,
             codes::PARSE_ERROR
         );
         // brackets inside strings do not count
