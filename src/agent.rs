@@ -326,3 +326,86 @@ impl Running {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// An echo agent on a free loopback port, not registering, with its
+    /// snapshot going to a fresh directory.
+    fn start(echo_delay_ms: u64) -> (Running, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("wa-agent-{}", crate::ids::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let env: std::collections::HashMap<String, String> = [
+            ("WORKSPACE_ID", "agent-test"),
+            ("REGISTER", "false"),
+            ("BIND_ADDR", "127.0.0.1"),
+            ("PORT", &port.to_string()),
+            ("CONFIGS_DIR", dir.to_str().unwrap()),
+            ("ECHO_DELAY_MS", &echo_delay_ms.to_string()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = Config::load(&env).unwrap();
+        (Agent::start(cfg, Stop::new()).unwrap(), dir)
+    }
+
+    /// A non-blocking send; returns the answer's text.
+    fn send_non_blocking(addr: SocketAddr) -> String {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{
+            "message":{"role":"user","messageId":"m","parts":[{"text":"a b c d e f g h"}]},
+            "configuration":{"blocking":false}}}"#;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn idle_shutdown_is_quick_and_writes_the_snapshot() {
+        let (running, dir) = start(0);
+        let report = running.shutdown(Instant::now() + Duration::from_secs(5));
+        assert_eq!(report.canceled, 0);
+        assert_eq!(report.stuck_workers, 0);
+        assert!(report.took < Duration::from_secs(2), "{report:?}");
+        let snap = report.snapshot.expect("CONFIGS_DIR exists: a snapshot");
+        assert_eq!(snap, dir.join(crate::platform::snapshot::SNAPSHOT_FILE));
+        let text = std::fs::read_to_string(&snap).unwrap();
+        assert!(text.contains("\"workspace_id\": \"agent-test\""), "{text}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_run_that_outlives_the_grace_is_canceled_then_workers_join() {
+        // eight words spread over 20 s: still running when the grace ends
+        let (running, dir) = start(20_000);
+        let answer = send_non_blocking(running.local_addr());
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(running.service.live_tasks().len(), 1);
+        let report = running.shutdown(Instant::now() + Duration::from_millis(200));
+        assert_eq!(report.canceled, 1, "{report:?}");
+        assert_eq!(report.stuck_workers, 0, "{report:?}");
+        assert!(report.took < Duration::from_secs(3), "{report:?}");
+        let text = std::fs::read_to_string(report.snapshot.unwrap()).unwrap();
+        assert!(
+            text.contains("\"unfinished_tasks\": []"),
+            "canceled is finished: {text}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -887,6 +887,46 @@ mod tests {
         assert!(answers[3].starts_with("HTTP/1.1 200"), "{}", answers[3]);
     }
 
+    fn post(body: &str) -> Vec<u8> {
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn once_stopping_only_get_task_is_answered() {
+        let (state, limits) = in_memory_fixture(None).unwrap();
+        state.stop.trigger();
+        let answer = |method: &str| {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{}}}}"#);
+            let out = tiny_http::serve_bytes(&post(&body), &limits, &mut |rq| {
+                handle_isolated(&state, rq)
+            });
+            String::from_utf8_lossy(&out).to_string()
+        };
+        for method in [
+            "message/send",
+            "SendStreamingMessage",
+            "tasks/cancel",
+            "nope",
+        ] {
+            let a = answer(method);
+            assert!(a.starts_with("HTTP/1.1 503"), "{method}: {a}");
+            assert!(a.contains("shutting down"), "{method}: {a}");
+        }
+        for method in ["tasks/get", "GetTask"] {
+            let a = answer(method);
+            assert!(a.starts_with("HTTP/1.1 200"), "{method}: {a}");
+            assert!(
+                a.contains(&codes::INVALID_PARAMS.to_string()),
+                "{method}: {a}"
+            );
+        }
+    }
+
     #[test]
     fn routes() {
         assert!(matches!(route("/"), Route::A2a));
