@@ -16,7 +16,6 @@ use crate::server::{HttpServer, ServerParts};
 use crate::service::{Service, ServiceConfig};
 use crate::shutdown::Stop;
 use crate::signals::Event;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -144,10 +143,6 @@ impl Agent {
 }
 
 impl Running {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr
-    }
-
     /// How long in-flight runs get once a stop arrives (`SHUTDOWN_GRACE_SECS`).
     pub fn grace(&self) -> Duration {
         self.cfg.shutdown_grace
@@ -220,7 +215,7 @@ impl Running {
     }
 
     /// Re-reads the card configuration, swaps the card and tells the platform.
-    pub fn reload_card(&self) {
+    fn reload_card(&self) {
         let client = self.platform.as_ref().map(|p| &p.client);
         crate::reload::card(&self.cards, client, &self.cfg.workspace_id);
     }
@@ -331,7 +326,7 @@ impl Running {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
 
     /// An echo agent on a free loopback port, not registering, with its
     /// snapshot going to a fresh directory.
@@ -394,7 +389,7 @@ mod tests {
     fn a_run_that_outlives_the_grace_is_canceled_then_workers_join() {
         // eight words spread over 20 s: still running when the grace ends
         let (running, dir) = start(20_000);
-        let answer = send_non_blocking(running.local_addr());
+        let answer = send_non_blocking(running.server.local_addr);
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert_eq!(running.service.live_tasks().len(), 1);
         let report = running.shutdown(Instant::now() + Duration::from_millis(200));
