@@ -122,6 +122,13 @@ impl HttpServer {
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         let workers = parts.workers;
         let state = Arc::new(State::new(parts, Arc::new(http)));
+        // Weak: the server holds the handler, which must not keep the
+        // state (and with it the server) alive
+        let weak = Arc::downgrade(&state);
+        let inline: tiny_http::InlineHandler = Box::new(move |rq| answer_inline(&weak, rq));
+        if state.http.answer_inline(inline).is_err() {
+            return Err("the HTTP server already had an inline handler".into());
+        }
         let alive = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
@@ -207,6 +214,24 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
     let doing = Answering(rq.method().clone(), r);
     if crate::panics::isolate(&doing, || handle(state, rq, r)).is_none() {
         state.metrics.http_request(r.index(), 500);
+    }
+}
+
+/// Runs on the connection's own thread: every request but an A2A POST is
+/// answered right there (the card, health, metrics, errors: quick, and
+/// bounded by the connection's own limits), saving the hop to a worker and
+/// back. A2A POSTs read a body and may run a backend: they go to the
+/// workers, whose long-request share and overflow rules apply.
+fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
+    if matches!(rq.method(), Method::Post) && matches!(route(path_of(&rq)), Route::A2a) {
+        return Some(rq);
+    }
+    match state.upgrade() {
+        Some(state) => {
+            handle_isolated(&state, rq);
+            None
+        }
+        None => Some(rq),
     }
 }
 

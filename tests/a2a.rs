@@ -236,7 +236,10 @@ fn a_client_disconnecting_mid_stream_frees_its_worker() {
     }
     // afterwards the server answers its full worker count of concurrent
     // requests: long ones up to WORKERS-2, the rest short
-    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        wait_connections_closed(a.port),
+        "the abandoned streams' connections are closed"
+    );
     let port = a.port;
     let handles: Vec<_> = (0..workers)
         .map(|i| {
