@@ -7,6 +7,7 @@
 
 use crate::card::{Capabilities, Cards, SharedCards, CARD_PATH};
 use crate::config::Config;
+use crate::health::Readiness;
 use crate::metrics::{Metrics, RegState};
 use crate::platform::heartbeat::Load;
 use crate::platform::register::PlatformLoop;
@@ -99,9 +100,10 @@ impl Agent {
     /// raises; every thread started here wakes on it.
     pub fn start(cfg: Config, stop: Stop) -> Result<Running, StartError> {
         let started = Instant::now();
+        crate::logging::configure(cfg.ops.json_logs, cfg.ops.access_log);
         let listener =
             HttpServer::bind((cfg.bind_addr, cfg.port).into()).map_err(StartError::Listen)?;
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_timeout(cfg.task_timeout));
         let service = Arc::new(Service::new(
             crate::backend::build(&cfg.backend),
             ServiceConfig::from_config(&cfg),
@@ -111,9 +113,11 @@ impl Agent {
         let parts = ServerParts {
             cards: cards.clone(),
             service: Arc::clone(&service),
+            readiness: Readiness::new(cfg.backend.clone(), cfg.register, Arc::clone(&metrics)),
             metrics: Arc::clone(&metrics),
             stop: stop.clone(),
             auth_token: cfg.auth_token.clone(),
+            metrics_auth: cfg.ops.metrics_auth,
             workers: cfg.workers,
             limits: cfg.limits.clone(),
         };

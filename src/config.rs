@@ -57,6 +57,9 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("MAX_TASK_STORE_BYTES", "16777216", "bytes of tasks kept in memory"),
     ("TASK_IDLE_TTL_SECS", "3600", "an unfinished task idle this long is failed"),
     ("RUST_LOG", "info", "log filter (error, warn, info, debug, trace)"),
+    ("LOG_FORMAT", "text", "text | json (one JSON object per line, for log shippers)"),
+    ("ACCESS_LOG", "true", "one info line per answered request (method, path, status, duration, bytes, A2A method, task id); false turns it off"),
+    ("METRICS_AUTH", "false", "true puts /metrics behind A2A_AUTH_TOKEN too (it is public otherwise)"),
 ];
 
 #[derive(Debug, Clone)]
@@ -181,6 +184,39 @@ pub struct Config {
     pub limits: Limits,
     /// inbound bearer token for the A2A routes
     pub auth_token: Option<String>,
+    pub ops: OpsConfig,
+}
+
+/// Logs and the metrics route.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    pub json_logs: bool,
+    pub access_log: bool,
+    /// `/metrics` requires the inbound token too
+    pub metrics_auth: bool,
+}
+
+fn ops_config(env: &dyn Env, has_token: bool) -> Result<OpsConfig, ConfigError> {
+    let json_logs = match var(env, "LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(v) => {
+            return Err(ConfigError(format!(
+                "LOG_FORMAT={v:?} is not valid: expected text or json"
+            )))
+        }
+    };
+    let metrics_auth = boolean(env, "METRICS_AUTH", false)?;
+    if metrics_auth && !has_token {
+        return Err(ConfigError(
+            "METRICS_AUTH=true needs A2A_AUTH_TOKEN (or A2A_AUTH_TOKEN_FILE): the token /metrics then requires".into(),
+        ));
+    }
+    Ok(OpsConfig {
+        json_logs,
+        access_log: boolean(env, "ACCESS_LOG", true)?,
+        metrics_auth,
+    })
 }
 
 /// A configuration problem, phrased so the user knows what to change.
@@ -592,6 +628,7 @@ impl Config {
             backend,
             card,
             limits,
+            ops: ops_config(env, auth_token.is_some())?,
             auth_token,
         })
     }
@@ -605,7 +642,7 @@ impl Config {
             crate::redact::url(&self.agent_url),
             self.bind_addr,
             self.port,
-            self.backend.name(),
+            crate::backend::probe::describe(&self.backend),
             self.workers,
             self.limits.max_concurrent_tasks,
             self.heartbeat_interval.as_secs(),

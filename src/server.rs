@@ -6,12 +6,14 @@
 //! on `recv`, answer each request exactly once, and exit when the stop flag
 //! is up and the queue has been drained.
 
-use crate::card::{Cards, SharedCards, CARD_PATH, LEGACY_CARD_PATH};
+use crate::card::SharedCards;
 use crate::config::Limits;
-use crate::metrics::Metrics;
+use crate::health::Readiness;
+use crate::metrics::{Metrics, Sampled};
 use crate::protocol::model::TaskEvent;
 use crate::protocol::wire::{wire, Success};
 use crate::protocol::{self, codes, Call, RpcError, RpcRequest, Version};
+use crate::route::Route;
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
 use crate::slots::{Permit, Slots};
@@ -44,6 +46,8 @@ pub(crate) struct State {
     metrics: Arc<Metrics>,
     stop: Stop,
     auth_token: Option<String>,
+    metrics_auth: bool,
+    readiness: Readiness,
     /// body size and time limits (the connection's own go to tiny_http)
     limits: Limits,
     /// worker threads that may be held by long requests (streams, blocking
@@ -62,6 +66,8 @@ impl State {
             metrics: parts.metrics,
             stop: parts.stop,
             auth_token: parts.auth_token,
+            metrics_auth: parts.metrics_auth,
+            readiness: parts.readiness,
             limits: parts.limits,
             long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
             overflow: AtomicUsize::new(0),
@@ -89,6 +95,9 @@ pub(crate) struct ServerParts {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) stop: Stop,
     pub(crate) auth_token: Option<String>,
+    /// `/metrics` requires `auth_token` too
+    pub(crate) metrics_auth: bool,
+    pub(crate) readiness: Readiness,
     pub(crate) workers: usize,
     pub(crate) limits: Limits,
 }
@@ -210,10 +219,12 @@ impl std::fmt::Display for Answering {
 /// unanswered, which makes tiny_http send it a 500; the worker goes on
 /// with the next.
 fn handle_isolated(state: &Arc<State>, rq: Request) {
-    let r = route(path_of(&rq));
+    crate::logging::begin_request();
+    let r = Route::of(path_of(&rq));
     let doing = Answering(rq.method().clone(), r);
     if crate::panics::isolate(&doing, || handle(state, rq, r)).is_none() {
-        state.metrics.http_request(r.index(), 500);
+        state.metrics.http_request(r, 500);
+        crate::logging::access(doing.0.as_str(), r.label(), 500, None);
     }
 }
 
@@ -223,7 +234,7 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
 /// back. A2A POSTs read a body and may run a backend: they go to the
 /// workers, whose long-request share and overflow rules apply.
 fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
-    if matches!(rq.method(), Method::Post) && matches!(route(path_of(&rq)), Route::A2a) {
+    if matches!(rq.method(), Method::Post) && matches!(Route::of(path_of(&rq)), Route::A2a) {
         return Some(rq);
     }
     match state.upgrade() {
@@ -306,56 +317,11 @@ fn plain_error(status: u16, message: &str, extra: &[(&str, &str)]) -> ResponseBo
     json_bytes(status, body, extra).boxed()
 }
 
-/// The routes; `handle` is the one match over them and `respond` the one
-/// exit every answer but a stream leaves through.
-#[derive(Clone, Copy)]
-enum Route {
-    Card,
-    A2a,
-    Metrics,
-    NotFound,
-}
-
-impl Route {
-    fn label(self) -> &'static str {
-        match self {
-            Route::Card => "card",
-            Route::A2a => "a2a",
-            Route::Metrics => "metrics",
-            Route::NotFound => "unknown route",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Route::Card => 0,
-            Route::A2a => 1,
-            Route::Metrics => 2,
-            Route::NotFound => 3,
-        }
-    }
-
-    /// The methods the route answers (`Allow`).
-    fn allow(self) -> &'static str {
-        match self {
-            Route::A2a => "POST, OPTIONS",
-            _ => "GET, HEAD, OPTIONS",
-        }
-    }
-}
-
-fn route(path: &str) -> Route {
-    match path {
-        CARD_PATH | LEGACY_CARD_PATH => Route::Card,
-        "/" | "/a2a" | "/a2a/" => Route::A2a,
-        "/metrics" => Route::Metrics,
-        _ => Route::NotFound,
-    }
-}
-
 fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
     let status = resp.status_code().0;
-    state.metrics.http_request(r.index(), status);
+    state.metrics.http_request(r, status);
+    let method = rq.method().clone();
+    crate::logging::access(method.as_str(), path_of(&rq), status, resp.data_length());
     if let Err(e) = rq.respond(resp) {
         log::debug!("client went away before the answer was sent: {e}");
     }
@@ -376,23 +342,19 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-/// Answers one request on route `r` (`route(path_of(&rq))`). An A2A call
-/// answers itself (it may stream, or move to an overflow thread); every
-/// other answer is built whole and leaves through `respond`.
+/// Answers one request on route `r` (`Route::of(path_of(&rq))`). An A2A
+/// call answers itself (it may stream, or move to an overflow thread);
+/// every other answer is built whole here and leaves through `respond`.
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
-    log::debug!("{} {}", rq.method(), path_of(&rq));
     let resp = match (r, rq.method()) {
         (Route::A2a, Method::Post) => return serve_a2a(state, rq),
         (Route::Card, Method::Get | Method::Head) => card_answer(state, &rq),
-        (Route::Metrics, Method::Get | Method::Head) => with_headers(
-            Response::from_data(metrics_text(state).into_bytes()),
-            &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-        )
-        .boxed(),
+        (Route::Healthz | Route::Readyz, Method::Get | Method::Head) => health_answer(state, r),
+        (Route::Metrics, Method::Get | Method::Head) => metrics_answer(state, &rq),
         (Route::NotFound, _) => plain_error(404, &format!("no route for {}", path_of(&rq)), &[]),
-        (_, Method::Options) => with_headers(Response::empty(204), &[("Allow", r.allow())]).boxed(),
+        (_, Method::Options) => with_headers(Response::empty(204), &[("Allow", allow(r))]).boxed(),
         (_, m) => {
-            let (path, allow) = (path_of(&rq), r.allow());
+            let (path, allow) = (path_of(&rq), allow(r));
             let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
             plain_error(405, &msg, &[("Allow", allow)])
         }
@@ -400,46 +362,49 @@ fn handle(state: &Arc<State>, rq: Request, r: Route) {
     respond(state, rq, r, resp);
 }
 
-fn metrics_text(state: &State) -> String {
+/// The methods a route answers (`Allow`).
+fn allow(r: Route) -> &'static str {
+    match r {
+        Route::A2a => "POST, OPTIONS",
+        _ => "GET, HEAD, OPTIONS",
+    }
+}
+
+fn metrics_answer(state: &State, rq: &Request) -> ResponseBox {
+    if state.metrics_auth && !authorized(state, rq) {
+        return unauthorized();
+    }
     let svc = &state.service;
     let st = svc.store_stats();
-    state.metrics.render(&[
-        (
-            "workspace_agent_active_tasks",
-            "Backend runs in flight.",
-            svc.active_tasks() as f64,
-        ),
-        (
-            "workspace_agent_tasks_stored",
-            "Tasks held in memory.",
-            st.tasks as f64,
-        ),
-        (
-            "workspace_agent_tasks_live",
-            "Stored tasks not yet finished.",
-            st.live as f64,
-        ),
-        (
-            "workspace_agent_task_store_bytes",
-            "Approximate bytes of stored tasks.",
-            st.bytes as f64,
-        ),
-        (
-            "workspace_agent_tasks_evicted",
-            "Finished tasks evicted to stay within bounds.",
-            st.evicted as f64,
-        ),
-        (
-            "workspace_agent_tasks_expired",
-            "Unfinished tasks failed after their idle TTL.",
-            st.expired as f64,
-        ),
-        (
-            "workspace_agent_open_connections",
-            "HTTP connections open.",
-            state.open_connections() as f64,
-        ),
-    ])
+    let body = state.metrics.render(&Sampled {
+        active_tasks: svc.active_tasks(),
+        tasks_stored: st.tasks,
+        tasks_live: st.live,
+        task_store_bytes: st.bytes,
+        tasks_evicted: st.evicted,
+        tasks_expired: st.expired,
+        open_connections: state.open_connections(),
+    });
+    let resp = Response::from_data(body.into_bytes());
+    let headers = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")];
+    with_headers(resp, &headers).boxed()
+}
+
+/// `/healthz`: the process serves. `/readyz`: see `health`.
+fn health_answer(state: &State, r: Route) -> ResponseBox {
+    let (status, body) = match r {
+        Route::Readyz => {
+            let v = state.readiness.check();
+            (if v.ready { 200 } else { 503 }, v.body)
+        }
+        _ => (200, "ok\n".to_string()),
+    };
+    let resp = Response::from_data(body.into_bytes()).with_status_code(StatusCode(status));
+    let headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+    ];
+    with_headers(resp, &headers).boxed()
 }
 
 /// The card for the request's `A2A-Version`, or 304 when the client's copy
@@ -489,7 +454,11 @@ enum BodyError {
 /// that long is a timeout even when a decoder (chunked) hides the error's
 /// kind.
 fn read_body(rq: &mut Request, limits: &Limits) -> Result<Vec<u8>, BodyError> {
-    let (max, stall) = (limits.max_body_bytes, limits.idle_timeout);
+    let (max, stall, whole) = (
+        limits.max_body_bytes,
+        limits.idle_timeout,
+        limits.body_timeout,
+    );
     let started = Instant::now();
     if rq.body_length().is_some_and(|len| len > max) {
         return Err(BodyError::TooLarge);
@@ -507,7 +476,7 @@ fn read_body(rq: &mut Request, limits: &Limits) -> Result<Vec<u8>, BodyError> {
                 buf.extend_from_slice(&chunk[..n]);
                 // each read may be quick while the whole drips in (a byte a
                 // second): the body as a whole has a deadline too
-                if started.elapsed() > limits.body_timeout {
+                if started.elapsed() > whole {
                     return Err(BodyError::TimedOut);
                 }
             }
@@ -530,7 +499,42 @@ fn rpc_error(id: &Value, e: &RpcError, v: Version) -> ResponseBox {
     json_bytes(200, protocol::error_bytes(id, e, v), &[]).boxed()
 }
 
-/// An A2A call: the headers are checked on this worker; the body is read
+/// Whether the request carries the inbound token (or none is configured).
+fn authorized(state: &State, rq: &Request) -> bool {
+    let Some(expected) = &state.auth_token else {
+        return true;
+    };
+    let given = request_header(rq, "Authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    given.is_some_and(|g| token_matches(g, expected))
+}
+
+fn unauthorized() -> ResponseBox {
+    plain_error(
+        401,
+        "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
+        &[("WWW-Authenticate", "Bearer")],
+    )
+}
+
+/// The request's `A2A-Version`: absent (`None`), or one this agent speaks;
+/// an unsupported one is answered once the body is read, with the
+/// request's id.
+type HeaderVersion = Result<Option<Version>, RpcError>;
+
+/// The generation of an answer sent before the call is decoded.
+fn reply_version(header: &HeaderVersion) -> Version {
+    match header {
+        Ok(v) => v.unwrap_or(Version::V03),
+        Err(_) => Version::V10,
+    }
+}
+
+/// An A2A call: the headers are checked on this thread; the body is read
 /// and the call answered under the workers' share of long requests.
 fn serve_a2a(state: &Arc<State>, rq: Request) {
     let header = match check_headers(state, &rq) {
@@ -540,33 +544,19 @@ fn serve_a2a(state: &Arc<State>, rq: Request) {
     // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
     // call itself may be long: both happen under the workers' share, so the
     // card and health checks always find a free worker.
-    let reply_version = header.unwrap_or(Version::V03);
-    run_long(state, rq, reply_version, move |state, rq, slot| {
+    let version = reply_version(&header);
+    run_long(state, rq, version, move |state, rq, slot| {
         answer_rpc(state, rq, header, slot)
     });
 }
 
-/// What is checked before the body is read: the bearer token, then
-/// `A2A-Version` (returned), then `Content-Type`.
-fn check_headers(state: &State, rq: &Request) -> Result<Option<Version>, ResponseBox> {
-    if let Some(expected) = &state.auth_token {
-        let given = request_header(rq, "Authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if !given.is_some_and(|g| token_matches(g, expected)) {
-            return Err(plain_error(
-                401,
-                "this agent requires Authorization: Bearer <token> \
-                 (see the card's securitySchemes)",
-                &[("WWW-Authenticate", "Bearer")],
-            ));
-        }
+/// What is checked before the body is read: the bearer token and the
+/// `Content-Type`. Returns the `A2A-Version` header, read.
+fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, ResponseBox> {
+    if !authorized(state, rq) {
+        return Err(unauthorized());
     }
-    let header = Version::from_header(request_header(rq, "A2A-Version"))
-        .map_err(|e| rpc_error(&Value::Null, &e, Version::V10))?;
+    let header = Version::from_header(request_header(rq, "A2A-Version"));
     if let Some(ct) = request_header(rq, "Content-Type") {
         let ct = ct.to_ascii_lowercase();
         let media = ct.split(';').next().unwrap_or("").trim();
@@ -575,7 +565,7 @@ fn check_headers(state: &State, rq: &Request) -> Result<Option<Version>, Respons
                 codes::CONTENT_TYPE_NOT_SUPPORTED,
                 format!("Content-Type {media:?} is not supported; send application/json"),
             );
-            return Err(rpc_error(&Value::Null, &e, header.unwrap_or(Version::V03)));
+            return Err(rpc_error(&Value::Null, &e, reply_version(&header)));
         }
     }
     Ok(header)
@@ -603,9 +593,11 @@ fn run_long(
         return respond(state, rq, Route::A2a, resp);
     }
     let st = Arc::clone(state);
+    let note = crate::logging::take_note();
     let spawned = std::thread::Builder::new()
         .name("a2a-overflow".into())
         .spawn(move || {
+            crate::logging::restore_note(note);
             let _count = CountGuard(&st.overflow);
             let doing = Answering(Method::Post, Route::A2a);
             crate::panics::isolate(&doing, || work(&st, rq, None));
@@ -621,11 +613,15 @@ fn run_long(
 
 /// Reads and decodes the call, then answers it. `slot` is this worker's
 /// long-request slot (none on an overflow thread).
-fn answer_rpc(state: &State, mut rq: Request, header: Option<Version>, slot: Option<Permit>) {
-    let reply_version = header.unwrap_or(Version::V03);
-    let req = match read_rpc(state, &mut rq, reply_version) {
+fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion, slot: Option<Permit>) {
+    let version = reply_version(&header);
+    let req = match read_rpc(state, &mut rq, version) {
         Ok(r) => r,
         Err(resp) => return respond(state, rq, Route::A2a, resp),
+    };
+    let header = match header {
+        Ok(h) => h,
+        Err(e) => return respond(state, rq, Route::A2a, rpc_error(&req.id, &e, version)),
     };
     let call = req.into_call(header);
     let method = call.as_ref().ok().map(|c| c.method);
@@ -638,29 +634,25 @@ fn answer_rpc(state: &State, mut rq: Request, header: Option<Version>, slot: Opt
             Ok(c) => &c.id,
             Err(r) => &r.id,
         };
-        return respond(state, rq, Route::A2a, stopping(id, reply_version));
+        return respond(state, rq, Route::A2a, stopping(id, version));
     }
     match call {
         Ok(call) => answer(state, rq, call),
         Err(r) => {
-            let body = state.service.unknown_method(&r.id, &r.error, reply_version);
+            let body = state.service.unknown_method(&r.id, &r.error, version);
             respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
         }
     }
 }
 
 /// Reads the body and decodes the JSON-RPC envelope.
-fn read_rpc(
-    state: &State,
-    rq: &mut Request,
-    reply_version: Version,
-) -> Result<RpcRequest, ResponseBox> {
+fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequest, ResponseBox> {
     let body = read_body(rq, &state.limits).map_err(|e| body_error(&state.limits, e))?;
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
     // runs, so a large request is held once, not twice
     drop(body);
-    parsed.map_err(|r| rpc_error(&r.id, &r.error, reply_version))
+    parsed.map_err(|r| rpc_error(&r.id, &r.error, version))
 }
 
 /// The answer to a call that arrives once the agent is stopping.
@@ -701,8 +693,10 @@ fn answer(state: &State, rq: Request, call: Call) {
             first,
             events,
         } => {
-            state.metrics.http_request(Route::A2a.index(), 200);
-            stream(rq, &id, version, first, events);
+            state.metrics.http_request(Route::A2a, 200);
+            let path = path_of(&rq).to_string();
+            let bytes = stream(rq, &id, version, first, events);
+            crate::logging::access("POST", &path, 200, Some(bytes));
         }
     }
 }
@@ -734,17 +728,29 @@ const SSE_HEAD: &str = concat!(
 );
 
 /// Writes a stream: `first`, then each event until the final one, with a
-/// keep-alive comment whenever the task is quiet.
-fn stream(rq: Request, id: &Value, version: Version, first: Value, events: Receiver<TaskEvent>) {
+/// keep-alive comment whenever the task is quiet. Returns the body bytes
+/// sent (for the access log).
+fn stream(
+    rq: Request,
+    id: &Value,
+    version: Version,
+    first: Value,
+    events: Receiver<TaskEvent>,
+) -> usize {
     let mut w = rq.into_writer();
     if w.write_all(SSE_HEAD.as_bytes()).is_err() {
-        return;
+        return 0;
     }
-    if write_chunk(&mut w, &sse_event(id, first)).is_err() {
-        return;
+    let mut sent = 0;
+    let mut send = |w: &mut dyn Write, data: &[u8]| {
+        sent += data.len();
+        write_chunk(w, data)
+    };
+    if send(&mut w, &sse_event(id, first)).is_err() {
+        return sent;
     }
     loop {
-        let chunk = match events.recv_timeout(SSE_KEEPALIVE) {
+        let (chunk, is_final) = match events.recv_timeout(SSE_KEEPALIVE) {
             Ok(ev) => {
                 let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
                 (sse_event(id, wire(&ev, version)), is_final)
@@ -753,16 +759,17 @@ fn stream(rq: Request, id: &Value, version: Version, first: Value, events: Recei
             // the task ended (or was evicted) without a final event for us
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if write_chunk(&mut w, &chunk.0).is_err() {
+        if send(&mut w, &chunk).is_err() {
             log::debug!("stream client went away; worker freed");
-            return;
+            return sent;
         }
-        if chunk.1 {
+        if is_final {
             break;
         }
     }
     let _ = w.write_all(b"0\r\n\r\n");
     let _ = w.flush();
+    sent
 }
 
 /// For fuzzing: the agent's real request handling (tiny_http's connection
@@ -779,7 +786,7 @@ pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
         return Vec::new();
     };
     tiny_http::serve_bytes(input, limits, &mut |rq| {
-        let r = route(path_of(&rq));
+        let r = Route::of(path_of(&rq));
         handle(state, rq, r)
     })
 }
@@ -789,6 +796,7 @@ pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
 fn in_memory_fixture(
     backend: Option<Box<dyn crate::backend::Backend>>,
 ) -> Option<(Arc<State>, tiny_http::Limits)> {
+    use crate::card::{Capabilities, Cards};
     use crate::service::ServiceConfig;
     let env: std::collections::HashMap<String, String> = [
         ("WORKSPACE_ID", "fuzz"),
@@ -810,11 +818,13 @@ fn in_memory_fixture(
     let listener = TcpListener::bind(("127.0.0.1", 0)).ok()?;
     let http = tiny_http::Server::from_listener(listener, None).ok()?;
     let parts = ServerParts {
-        cards: SharedCards::new(Cards::build(&cfg, crate::card::Capabilities::AGENT)),
+        cards: SharedCards::new(Cards::build(&cfg, Capabilities::AGENT)),
         service,
+        readiness: Readiness::new(cfg.backend.clone(), false, Arc::clone(&metrics)),
         metrics,
         stop: Stop::new(),
         auth_token: None,
+        metrics_auth: false,
         workers: cfg.workers,
         limits: cfg.limits,
     };
@@ -902,16 +912,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_panic_in_a_worker_costs_one_request() {
-        let card = CARD.to_vec();
-        let answers = serve(Buggy { in_name: true }, &[send(), send(), send(), card]);
-        for a in &answers[..3] {
-            assert!(a.starts_with("HTTP/1.1 500"), "{a}");
-        }
-        assert!(answers[3].starts_with("HTTP/1.1 200"), "{}", answers[3]);
-    }
-
     fn post(body: &str) -> Vec<u8> {
         format!(
             "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
@@ -953,10 +953,12 @@ mod tests {
     }
 
     #[test]
-    fn routes() {
-        assert!(matches!(route("/"), Route::A2a));
-        assert!(matches!(route("/a2a/"), Route::A2a));
-        assert!(matches!(route("/.well-known/agent.json"), Route::Card));
-        assert!(matches!(route("/../etc/passwd"), Route::NotFound));
+    fn a_panic_in_a_worker_costs_one_request() {
+        let card = CARD.to_vec();
+        let answers = serve(Buggy { in_name: true }, &[send(), send(), send(), card]);
+        for a in &answers[..3] {
+            assert!(a.starts_with("HTTP/1.1 500"), "{a}");
+        }
+        assert!(answers[3].starts_with("HTTP/1.1 200"), "{}", answers[3]);
     }
 }

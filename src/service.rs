@@ -6,7 +6,7 @@
 //! the backend.
 
 use crate::backend::{Backend, BackendError, BackendRequest};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use crate::protocol::model::*;
 use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
@@ -132,8 +132,9 @@ impl Service {
 
     /// The answer to a method this agent does not know, counted as such.
     pub fn unknown_method(&self, id: &Value, e: &RpcError, version: Version) -> Vec<u8> {
+        crate::logging::note_a2a_method("invalid");
         self.metrics
-            .a2a_request("invalid", Duration::ZERO, false, None);
+            .a2a_request(None, Duration::ZERO, Outcome::ClientError);
         protocol::error_bytes(id, e, version)
     }
 
@@ -141,26 +142,25 @@ impl Service {
     pub fn handle(self: &Arc<Self>, mut call: Call) -> Reply {
         let started = Instant::now();
         let (method, version) = (call.method, call.version);
+        crate::logging::note_a2a_method(method.label());
         let result = self.dispatch(&mut call);
-        let label = method.label();
         match result {
             Ok(reply) => {
-                let agent_error = match &reply {
-                    Reply::Busy(_) => Some("busy: every task slot was taken"),
-                    _ => None,
+                let outcome = match &reply {
+                    Reply::Busy(_) => Outcome::AgentError("busy: every task slot was taken"),
+                    _ => Outcome::Ok,
                 };
-                self.metrics.a2a_request(
-                    label,
-                    started.elapsed(),
-                    agent_error.is_none(),
-                    agent_error,
-                );
+                self.metrics
+                    .a2a_request(Some(method), started.elapsed(), outcome);
                 reply
             }
             Err(e) => {
-                let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
+                let outcome = match e.code {
+                    codes::INTERNAL => Outcome::AgentError(&e.message),
+                    _ => Outcome::ClientError,
+                };
                 self.metrics
-                    .a2a_request(label, started.elapsed(), false, counts);
+                    .a2a_request(Some(method), started.elapsed(), outcome);
                 Reply::Json(protocol::error_bytes(&call.id, &e, version))
             }
         }
@@ -176,6 +176,7 @@ impl Service {
             }
             Method::GetTask => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(
                     t.ok_or_else(|| RpcError::task_not_found(&r.id))?,
@@ -195,6 +196,7 @@ impl Service {
             }
             Method::Cancel => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 self.cancel(&r.id)?;
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(
@@ -203,6 +205,7 @@ impl Service {
             }
             Method::Subscribe => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 self.subscribe(&r.id, version, &req.id)
             }
             Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => {
@@ -314,6 +317,7 @@ impl Service {
         // The backend's copy of the text; the message itself moves into the store.
         let text = p.message.text();
         let (task_id, cancel) = self.start_task(p.message, &text)?;
+        crate::logging::note_task(&task_id);
         let encode = |t: &Task, bytes| {
             let result = SendResult::Task(t);
             success_bytes(id, wire(&result, version), bytes)
@@ -491,20 +495,22 @@ impl Service {
                         .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
             }
             Err(e) => {
-                let msg = match &e {
-                    BackendError::TimedOut(_) => format!(
-                        "Sorry, the agent's backend ({}) did not answer within {} s.",
-                        self.backend.name(),
-                        self.cfg.task_timeout.as_secs()
+                let (backend, secs) = (self.backend.name(), self.cfg.task_timeout.as_secs());
+                // the task's text speaks to the person who asked; the log
+                // and the heartbeat's sample error to the operator
+                let (msg, operator) = match &e {
+                    BackendError::TimedOut(_) => (
+                        format!("Sorry, the agent's backend ({backend}) did not answer within {secs} s."),
+                        format!("{backend} backend timed out after {secs} s (AGENT_TIMEOUT_SECS)"),
                     ),
-                    other => format!(
-                        "Sorry, the agent's backend ({}) failed: {other}",
-                        self.backend.name()
+                    other => (
+                        format!("Sorry, the agent's backend ({backend}) failed: {other}"),
+                        format!("{backend} backend failed: {other}"),
                     ),
                 };
-                log::warn!("task {task_id}: {msg}");
+                log::warn!("task {task_id}: {operator}");
                 self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
-                self.metrics.record_outcome(Some(&msg));
+                self.metrics.record_outcome(Some(&operator));
                 // The canvas shows a person only artifact and message text:
                 // say what went wrong there too, not just in the status.
                 let error_id = crate::ids::new_id();

@@ -1,5 +1,7 @@
 //! `workspace-agent healthcheck`: for `HEALTHCHECK CMD` in an image with no
-//! curl. Exit 0 iff the local agent answers its card within 2 s.
+//! curl. Exit 0 iff the local agent answers `/healthz` within 2 s
+//! (liveness: the process serves; readiness is `/readyz`'s business, and
+//! restarting an agent whose backend is down would not bring it back).
 
 use std::time::Duration;
 
@@ -14,26 +16,28 @@ pub fn run() -> i32 {
         },
         _ => 8000,
     };
-    let url = format!("http://127.0.0.1:{port}{}", crate::card::CARD_PATH);
+    match check_local(port) {
+        Ok(s) => {
+            println!("healthy: {s}");
+            0
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            1
+        }
+    }
+}
+
+/// Whether the agent on 127.0.0.1:`port` serves (`diagnose` asks too).
+pub fn check_local(port: u16) -> Result<String, String> {
+    let url = format!("http://127.0.0.1:{port}/healthz");
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(2))
         .build();
     match agent.get(&url).call() {
-        Ok(r) if r.status() == 200 => {
-            println!("healthy: {url} answered 200");
-            0
-        }
-        Ok(r) => {
-            eprintln!("unhealthy: {url} answered HTTP {}", r.status());
-            1
-        }
-        Err(ureq::Error::Status(code, _)) => {
-            eprintln!("unhealthy: {url} answered HTTP {code}");
-            1
-        }
-        Err(e) => {
-            eprintln!("unhealthy: no answer from {url}: {e}");
-            1
-        }
+        Ok(r) if r.status() == 200 => Ok(format!("{url} answered 200")),
+        Ok(r) => Err(format!("{url} answered HTTP {}", r.status())),
+        Err(ureq::Error::Status(code, _)) => Err(format!("{url} answered HTTP {code}")),
+        Err(ureq::Error::Transport(t)) => Err(format!("no answer from {url}: {}", t.kind())),
     }
 }

@@ -16,8 +16,8 @@ JSON-RPC methods (protocol 0.3 and 1.0), registers with the platform and\n\
 heartbeats, and hands each message to a backend.\n\n\
 USAGE:\n\
     workspace-agent [run]            start the agent (configured by environment variables)\n\
-    workspace-agent healthcheck      exit 0 if the local agent answers its card on 127.0.0.1:$PORT within 2 s\n\
-    workspace-agent diagnose         checklist of the configuration, the platform, CONFIGS_DIR, the token and the\n\
+    workspace-agent healthcheck      exit 0 if the local agent answers /healthz on 127.0.0.1:$PORT within 2 s\n\
+    workspace-agent diagnose         checklist of the configuration, the backend, the platform, CONFIGS_DIR, the token and the\n\
                                      local agent, each with a fix; exit 0 only if all pass; changes nothing\n\
     workspace-agent send URL TEXT    send one A2A message to any agent and print the reply\n\
                                      [--stream] [--json] [--context ID] [--task ID] [--protocol 0.3|1.0] [--token T]\n\

@@ -94,6 +94,7 @@ impl PlatformLoop {
     fn register_until_done(&self) -> bool {
         let mut attempt = 0u32;
         let mut tried_without_token = false;
+        let mut explained = false;
         while !self.stop.is_set() {
             self.keep_token_safe();
             self.metrics
@@ -115,7 +116,7 @@ impl PlatformLoop {
                     }
                 }
                 Err(RegistryError::Rejected(msg)) => self.rejected(&msg),
-                Err(e) => self.unreachable(&e, attempt),
+                Err(e) => self.unreachable(&e, attempt, &mut explained),
             };
             attempt = attempt.saturating_add(1);
             if self.stop.wait_timeout(wait) {
@@ -190,9 +191,18 @@ impl PlatformLoop {
         REJECTED_RETRY
     }
 
-    /// No answer, or an unexpected one: back off and say how to check.
-    fn unreachable(&self, e: &RegistryError, attempt: u32) -> Duration {
+    /// No answer, or an unexpected one: back off and say how to check,
+    /// once; later failures are logged briefly.
+    fn unreachable(&self, e: &RegistryError, attempt: u32, explained: &mut bool) -> Duration {
         let w = backoff(attempt);
+        if *explained {
+            log::warn!(
+                "registration still failing ({e}); retry {attempt} in {:.1} s",
+                w.as_secs_f64()
+            );
+            return w;
+        }
+        *explained = true;
         let hint = if matches!(e, RegistryError::Unreachable(m) if m.contains("Dns"))
             && self.client.base().contains("host.docker.internal")
         {
