@@ -25,7 +25,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tiny_http::{Header, Method, Request, Response, ResponseBox, StatusCode};
+use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 /// Between two events of a quiet stream, a comment line keeps proxies from
 /// timing out and tells us when the client has gone.
@@ -299,11 +299,17 @@ fn request_header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
 
 const JSON: &str = "application/json";
 
-fn json_bytes(
-    status: u16,
-    body: Vec<u8>,
-    extra: &[(&str, &str)],
-) -> Response<std::io::Cursor<Vec<u8>>> {
+/// Every answer but a stream: a body in memory (none for 204 and 304), so
+/// one type serves every route without boxing the reader.
+type Answer = Response<std::io::Cursor<Vec<u8>>>;
+
+/// An answer without a body, as `Response::empty` makes it.
+fn no_body(status: u16) -> Answer {
+    let empty = std::io::Cursor::new(Vec::new());
+    Response::new(StatusCode(status), Vec::new(), empty, Some(0), None)
+}
+
+fn json_bytes(status: u16, body: Vec<u8>, extra: &[(&str, &str)]) -> Answer {
     let mut headers = vec![("Content-Type", JSON)];
     headers.extend_from_slice(extra);
     with_headers(
@@ -312,9 +318,9 @@ fn json_bytes(
     )
 }
 
-fn plain_error(status: u16, message: &str, extra: &[(&str, &str)]) -> ResponseBox {
+fn plain_error(status: u16, message: &str, extra: &[(&str, &str)]) -> Answer {
     let body = json!({"error": message}).to_string().into_bytes();
-    json_bytes(status, body, extra).boxed()
+    json_bytes(status, body, extra)
 }
 
 fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
@@ -352,7 +358,7 @@ fn handle(state: &Arc<State>, rq: Request, r: Route) {
         (Route::Healthz | Route::Readyz, Method::Get | Method::Head) => health_answer(state, r),
         (Route::Metrics, Method::Get | Method::Head) => metrics_answer(state, &rq),
         (Route::NotFound, _) => plain_error(404, &format!("no route for {}", path_of(&rq)), &[]),
-        (_, Method::Options) => with_headers(Response::empty(204), &[("Allow", allow(r))]).boxed(),
+        (_, Method::Options) => with_headers(no_body(204), &[("Allow", allow(r))]),
         (_, m) => {
             let (path, allow) = (path_of(&rq), allow(r));
             let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
@@ -370,7 +376,7 @@ fn allow(r: Route) -> &'static str {
     }
 }
 
-fn metrics_answer(state: &State, rq: &Request) -> ResponseBox {
+fn metrics_answer(state: &State, rq: &Request) -> Answer {
     if state.metrics_auth && !authorized(state, rq) {
         return unauthorized();
     }
@@ -387,11 +393,11 @@ fn metrics_answer(state: &State, rq: &Request) -> ResponseBox {
     });
     let resp = Response::from_data(body.into_bytes());
     let headers = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")];
-    with_headers(resp, &headers).boxed()
+    with_headers(resp, &headers)
 }
 
 /// `/healthz`: the process serves. `/readyz`: see `health`.
-fn health_answer(state: &State, r: Route) -> ResponseBox {
+fn health_answer(state: &State, r: Route) -> Answer {
     let (status, body) = match r {
         Route::Readyz => {
             let v = state.readiness.check();
@@ -404,12 +410,12 @@ fn health_answer(state: &State, r: Route) -> ResponseBox {
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Cache-Control", "no-store"),
     ];
-    with_headers(resp, &headers).boxed()
+    with_headers(resp, &headers)
 }
 
 /// The card for the request's `A2A-Version`, or 304 when the client's copy
 /// is current.
-fn card_answer(state: &State, rq: &Request) -> ResponseBox {
+fn card_answer(state: &State, rq: &Request) -> Answer {
     let cards = state.cards.get();
     let card = match Version::from_header(request_header(rq, "A2A-Version")) {
         Ok(Some(Version::V10)) => &cards.v10,
@@ -426,9 +432,9 @@ fn card_answer(state: &State, rq: &Request) -> ResponseBox {
             .any(|t| t.trim() == card.etag || t.trim() == "*")
     });
     if matches {
-        return with_headers(Response::empty(304), &common).boxed();
+        return with_headers(no_body(304), &common);
     }
-    with_headers(json_bytes(200, card.body.clone(), &[]), &common).boxed()
+    with_headers(json_bytes(200, card.body.clone(), &[]), &common)
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte.
@@ -495,8 +501,8 @@ fn read_body(rq: &mut Request, limits: &Limits) -> Result<Vec<u8>, BodyError> {
 }
 
 /// A JSON-RPC error answer (HTTP 200, as JSON-RPC over HTTP wants).
-fn rpc_error(id: &Value, e: &RpcError, v: Version) -> ResponseBox {
-    json_bytes(200, protocol::error_bytes(id, e, v), &[]).boxed()
+fn rpc_error(id: &Value, e: &RpcError, v: Version) -> Answer {
+    json_bytes(200, protocol::error_bytes(id, e, v), &[])
 }
 
 /// Whether the request carries the inbound token (or none is configured).
@@ -513,7 +519,7 @@ fn authorized(state: &State, rq: &Request) -> bool {
     given.is_some_and(|g| token_matches(g, expected))
 }
 
-fn unauthorized() -> ResponseBox {
+fn unauthorized() -> Answer {
     plain_error(
         401,
         "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
@@ -552,7 +558,7 @@ fn serve_a2a(state: &Arc<State>, rq: Request) {
 
 /// What is checked before the body is read: the bearer token and the
 /// `Content-Type`. Returns the `A2A-Version` header, read.
-fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, ResponseBox> {
+fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, Answer> {
     if !authorized(state, rq) {
         return Err(unauthorized());
     }
@@ -646,7 +652,7 @@ fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion, slot: Optio
 }
 
 /// Reads the body and decodes the JSON-RPC envelope.
-fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequest, ResponseBox> {
+fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequest, Answer> {
     let body = read_body(rq, &state.limits).map_err(|e| body_error(&state.limits, e))?;
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
@@ -656,15 +662,15 @@ fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequ
 }
 
 /// The answer to a call that arrives once the agent is stopping.
-fn stopping(id: &Value, v: Version) -> ResponseBox {
+fn stopping(id: &Value, v: Version) -> Answer {
     let e = RpcError::internal("the agent is shutting down; retry against its replacement");
     let body = protocol::error_bytes(id, &e, v);
-    json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]).boxed()
+    json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")])
 }
 
 /// The answer to a body that could not be read; each closes the connection
 /// (what is left of the body is unread).
-fn body_error(limits: &Limits, e: BodyError) -> ResponseBox {
+fn body_error(limits: &Limits, e: BodyError) -> Answer {
     let close = [("Connection", "close")];
     match e {
         BodyError::TooLarge => {
