@@ -37,6 +37,7 @@ pub const VARS: &[(&str, &str, &str)] = &[
     ("OPENAI_MAX_ANSWER_BYTES", "1048576", "openai backend: longest answer read from the model (the task fails beyond)"),
     ("AGENT_COMMAND", "(none)", "command backend: program and arguments, split like a shell would but run without one"),
     ("AGENT_COMMAND_ENV", "(none)", "command backend: comma-separated variable names handed to the program even though they look secret (e.g. HF_TOKEN,MY_API_KEY)"),
+    ("AGENT_COMMAND_FORMAT", "text", "command backend: text (stdin is the message's text, stdout the answer) or jsonl (message and history as one JSON line in, events as JSON lines out; see Backends)"),
     ("AGENT_COMMAND_USER", "(none)", "command backend: uid[:gid] the program runs as when the agent starts as root, so it cannot read the agent's files"),
     ("AGENT_WEBHOOK_URL", "(none)", "http backend: URL that gets {text, task_id, context_id} and answers {text}"),
     ("AGENT_CA_FILE", "(none)", "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides the built-in roots; SSL_CERT_FILE is used when it is unset"),
@@ -101,6 +102,16 @@ pub struct CommandConfig {
     pub env: ChildEnv,
     /// (uid, gid) to run the program as; needs the agent to start as root
     pub user: Option<(u32, u32)>,
+    pub format: CommandFormat,
+}
+
+/// What the program reads and writes (`AGENT_COMMAND_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandFormat {
+    /// the message's text in, the answer's text out
+    Text,
+    /// the message and history as one JSON line in, events as JSON lines out
+    Jsonl,
 }
 
 #[derive(Debug, Clone)]
@@ -555,6 +566,13 @@ impl Config {
                     argv,
                     env: child_env(env),
                     user: command_user(env)?,
+                    format: match var(env, "AGENT_COMMAND_FORMAT").as_deref() {
+                        None | Some("text") => CommandFormat::Text,
+                        Some("jsonl") => CommandFormat::Jsonl,
+                        Some(other) => {
+                            return Err(ConfigError(format!("AGENT_COMMAND_FORMAT={other:?} is not valid: use text or jsonl")))
+                        }
+                    },
                 })
             }
             "http" | "webhook" => BackendConfig::Webhook {

@@ -40,5 +40,6 @@ pub mod shutdown;
 pub mod signals;
 mod slots;
 mod store;
+mod task_run;
 mod time;
 mod tls;

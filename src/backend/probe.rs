@@ -205,6 +205,7 @@ mod tests {
                 withheld: vec![],
             },
             user: None,
+            format: crate::config::CommandFormat::Text,
         })
     }
 

@@ -273,9 +273,15 @@ impl Serialize for Wire<'_, SendResult<'_>> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match (self.item, self.v) {
             (SendResult::Task(t), Version::V03) => wire(*t, self.v).serialize(s),
+            (SendResult::Message(msg), Version::V03) => wire(*msg, self.v).serialize(s),
             (SendResult::Task(t), Version::V10) => {
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("task", &wire(*t, self.v))?;
+                m.end()
+            }
+            (SendResult::Message(msg), Version::V10) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("message", &wire(*msg, self.v))?;
                 m.end()
             }
         }
