@@ -118,7 +118,6 @@ impl Agent {
             stop: stop.clone(),
             auth_token: cfg.auth_token.clone(),
             metrics_auth: cfg.ops.metrics_auth,
-            workers: cfg.workers,
             limits: cfg.limits.clone(),
         };
         let server = HttpServer::start(listener, parts).map_err(StartError::Server)?;

@@ -78,13 +78,9 @@ pub fn note_task(id: &str) {
     NOTE.with(|n| n.borrow_mut().task_id = Some(clean(id, 80)));
 }
 
-/// Hands the note to another thread that answers the request.
-pub fn take_note() -> Note {
+/// Takes the request's note, leaving an empty one for the next request.
+fn take_note() -> Note {
     NOTE.with(|n| std::mem::take(&mut *n.borrow_mut()))
-}
-
-pub fn restore_note(note: Note) {
-    NOTE.with(|n| *n.borrow_mut() = note);
 }
 
 /// The access line for the request answered on this thread.

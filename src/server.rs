@@ -1,10 +1,10 @@
-//! HTTP: the listener, the worker threads and the routes.
+//! HTTP: the listener and the routes.
 //!
 //! Invariant: this is the only module that touches `tiny_http`. It turns a
 //! request into bytes for `protocol`, hands the decoded call to `service`,
-//! and writes back what it gets (JSON, or server-sent events). Workers loop
-//! on `recv`, answer each request exactly once, and exit when the stop flag
-//! is up and the queue has been drained.
+//! and writes back what it gets (JSON, or server-sent events). Every
+//! request is answered exactly once, on its connection's own thread
+//! (`answer_inline`): no queue, no hand-over to another thread.
 
 use crate::card::SharedCards;
 use crate::config::Limits;
@@ -16,29 +16,18 @@ use crate::protocol::{self, codes, Call, RpcError, RpcRequest, Version};
 use crate::route::Route;
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
-use crate::slots::{Permit, Slots};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 /// Between two events of a quiet stream, a comment line keeps proxies from
 /// timing out and tells us when the client has gone.
 const SSE_KEEPALIVE: Duration = Duration::from_secs(10);
-
-/// Long requests beyond the workers' share run on threads of their own, up
-/// to this many; past it the client gets 503.
-const MAX_OVERFLOW_THREADS: usize = 256;
-
-/// How long a long request waits for a worker slot before it is handed to
-/// an overflow thread: long enough that a fast backend never spawns one,
-/// short enough that a health check queued behind it is not delayed.
-const LONG_SLOT_WAIT: Duration = Duration::from_millis(20);
 
 pub(crate) struct State {
     cards: SharedCards,
@@ -50,11 +39,8 @@ pub(crate) struct State {
     readiness: Readiness,
     /// body size and time limits (the connection's own go to tiny_http)
     limits: Limits,
-    /// worker threads that may be held by long requests (streams, blocking
-    /// sends); the rest stay free for the card and health checks
-    long_slots: Arc<Slots>,
-    /// long requests running on their own threads because no worker was free
-    overflow: AtomicUsize,
+    /// requests being answered right now (shutdown waits for them)
+    in_flight: AtomicUsize,
     http: Arc<tiny_http::Server>,
 }
 
@@ -69,8 +55,7 @@ impl State {
             metrics_auth: parts.metrics_auth,
             readiness: parts.readiness,
             limits: parts.limits,
-            long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
-            overflow: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             http,
         }
     }
@@ -83,8 +68,6 @@ impl State {
 pub(crate) struct HttpServer {
     state: Arc<State>,
     pub(crate) local_addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
-    alive: Arc<AtomicUsize>,
 }
 
 /// What `HttpServer::start` needs besides the listener.
@@ -98,7 +81,6 @@ pub(crate) struct ServerParts {
     /// `/metrics` requires `auth_token` too
     pub(crate) metrics_auth: bool,
     pub(crate) readiness: Readiness,
-    pub(crate) workers: usize,
     pub(crate) limits: Limits,
 }
 
@@ -129,7 +111,6 @@ impl HttpServer {
             connection_limits(&parts.limits),
         )
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
-        let workers = parts.workers;
         let state = Arc::new(State::new(parts, Arc::new(http)));
         // Weak: the server holds the handler, which must not keep the
         // state (and with it the server) alive
@@ -138,26 +119,7 @@ impl HttpServer {
         if state.http.answer_inline(inline).is_err() {
             return Err("the HTTP server already had an inline handler".into());
         }
-        let alive = Arc::new(AtomicUsize::new(0));
-        let mut handles = Vec::with_capacity(workers);
-        for i in 0..workers {
-            let (state, alive) = (Arc::clone(&state), Arc::clone(&alive));
-            alive.fetch_add(1, Ordering::SeqCst);
-            let h = std::thread::Builder::new()
-                .name(format!("http-worker-{i}"))
-                .spawn(move || {
-                    let _alive = CountGuard(&alive);
-                    worker_loop(&state);
-                })
-                .map_err(|e| format!("cannot start worker thread: {e}"))?;
-            handles.push(h);
-        }
-        Ok(HttpServer {
-            state,
-            local_addr,
-            workers: handles,
-            alive,
-        })
+        Ok(HttpServer { state, local_addr })
     }
 
     /// Counts the HTTP connections open at each call (the heartbeat's figure).
@@ -172,27 +134,17 @@ impl HttpServer {
         self.state.http.stop_accepting();
     }
 
-    /// Wakes every worker (`unblock` wakes only one at a time, so it is
-    /// repeated until they are all gone) and joins them, up to `deadline`.
-    /// Returns how many workers were still busy at the deadline.
+    /// Waits until no request is being answered, up to `deadline`.
+    /// Returns how many still were at the deadline (writing to clients too
+    /// slow to finish; the process exits without them).
     pub(crate) fn join(&mut self, deadline: Instant) -> usize {
         loop {
-            let alive = self.alive.load(Ordering::SeqCst);
-            if alive == 0 || Instant::now() >= deadline {
-                break;
-            }
-            for _ in 0..alive {
-                self.state.http.unblock();
+            let busy = self.state.in_flight.load(Ordering::SeqCst);
+            if busy == 0 || Instant::now() >= deadline {
+                return busy;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        let left = self.alive.load(Ordering::SeqCst);
-        if left == 0 {
-            for w in self.workers.drain(..) {
-                let _ = w.join();
-            }
-        }
-        left
     }
 }
 
@@ -205,7 +157,7 @@ impl Drop for CountGuard<'_> {
     }
 }
 
-/// What a worker was doing, for the log line of a panic: the method and
+/// What a connection thread was doing, for the log line of a panic: the method and
 /// the route's label, never the client's path or headers.
 struct Answering(Method, Route);
 
@@ -216,9 +168,11 @@ impl std::fmt::Display for Answering {
 }
 
 /// One request, isolated: if answering it panics, the request is dropped
-/// unanswered, which makes tiny_http send it a 500; the worker goes on
+/// unanswered, which makes tiny_http send it a 500; the connection goes on
 /// with the next.
 fn handle_isolated(state: &Arc<State>, rq: Request) {
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _done = CountGuard(&state.in_flight);
     crate::logging::begin_request();
     let r = Route::of(path_of(&rq));
     let doing = Answering(rq.method().clone(), r);
@@ -228,22 +182,17 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
     }
 }
 
-/// Runs on the connection's own thread: every request but an A2A POST is
-/// answered right there (the card, health, metrics, errors: quick, and
-/// bounded by the connection's own limits), saving the hop to a worker and
-/// back. A2A POSTs read a body and may run a backend: they go to the
-/// workers, whose long-request share and overflow rules apply.
+/// Every request is answered on its connection's own thread, where
+/// tiny_http read it: no queue, no wake-up of another thread and back. A
+/// connection has one request at a time, so a slow backend or a slow client
+/// holds only its own connection; MAX_CONNECTIONS bounds the threads, and
+/// MAX_CONCURRENT_TASKS the backend runs.
 fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
-    if matches!(rq.method(), Method::Post) && matches!(Route::of(path_of(&rq)), Route::A2a) {
-        return Some(rq);
+    // no state: the agent is gone; dropping the request answers 500
+    if let Some(state) = state.upgrade() {
+        handle_isolated(&state, rq);
     }
-    match state.upgrade() {
-        Some(state) => {
-            handle_isolated(&state, rq);
-            None
-        }
-        None => Some(rq),
-    }
+    None
 }
 
 /// What tiny_http bounds per connection, from the configured limits.
@@ -256,24 +205,7 @@ fn connection_limits(l: &Limits) -> tiny_http::Limits {
         body_timeout: Some(l.body_timeout),
         max_header_bytes: l.max_header_bytes,
         max_headers: l.max_headers,
-    }
-}
-
-fn worker_loop(state: &Arc<State>) {
-    loop {
-        match state.http.recv() {
-            Ok(rq) => handle_isolated(state, rq),
-            Err(_) if state.stop.is_set() => {
-                // drain what was queued before the stop, then exit
-                while let Ok(Some(rq)) = state.http.try_recv() {
-                    handle_isolated(state, rq);
-                }
-                return;
-            }
-            Err(e) => {
-                log::debug!("recv: {e}");
-            }
-        }
+        inline_only: true,
     }
 }
 
@@ -540,20 +472,12 @@ fn reply_version(header: &HeaderVersion) -> Version {
     }
 }
 
-/// An A2A call: the headers are checked on this thread; the body is read
-/// and the call answered under the workers' share of long requests.
+/// An A2A call: headers checked, then the body read and the call answered.
 fn serve_a2a(state: &Arc<State>, rq: Request) {
-    let header = match check_headers(state, &rq) {
-        Ok(h) => h,
-        Err(resp) => return respond(state, rq, Route::A2a, resp),
-    };
-    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
-    // call itself may be long: both happen under the workers' share, so the
-    // card and health checks always find a free worker.
-    let version = reply_version(&header);
-    run_long(state, rq, version, move |state, rq, slot| {
-        answer_rpc(state, rq, header, slot)
-    });
+    match check_headers(state, &rq) {
+        Ok(header) => answer_rpc(state, rq, header),
+        Err(resp) => respond(state, rq, Route::A2a, resp),
+    }
 }
 
 /// What is checked before the body is read: the bearer token and the
@@ -577,49 +501,8 @@ fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, Answer> {
     Ok(header)
 }
 
-/// The one place that decides where a long request runs: on this worker if
-/// a long-request slot frees up within LONG_SLOT_WAIT (`work` gets the
-/// slot), else on an overflow thread (at most MAX_OVERFLOW_THREADS; past
-/// that the client gets 503).
-fn run_long(
-    state: &Arc<State>,
-    rq: Request,
-    reply_version: Version,
-    work: impl FnOnce(&State, Request, Option<Permit>) + Send + 'static,
-) {
-    if let Some(slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
-        return work(state, rq, Some(slot));
-    }
-    if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
-        state.overflow.fetch_sub(1, Ordering::SeqCst);
-        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
-        let e = RpcError::internal("agent busy: too many long requests at once; retry shortly");
-        let body = protocol::error_bytes(&Value::Null, &e, reply_version);
-        let resp = json_bytes(503, body, &[("Retry-After", "1")]);
-        return respond(state, rq, Route::A2a, resp);
-    }
-    let st = Arc::clone(state);
-    let note = crate::logging::take_note();
-    let spawned = std::thread::Builder::new()
-        .name("a2a-overflow".into())
-        .spawn(move || {
-            crate::logging::restore_note(note);
-            let _count = CountGuard(&st.overflow);
-            let doing = Answering(Method::Post, Route::A2a);
-            crate::panics::isolate(&doing, || work(&st, rq, None));
-        });
-    if let Err(e) = spawned {
-        // the closure, and the request in it, are gone: the client sees the
-        // connection close; make the refusal count
-        state.overflow.fetch_sub(1, Ordering::SeqCst);
-        state.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
-        log::warn!("cannot start a thread for a long request: {e}");
-    }
-}
-
-/// Reads and decodes the call, then answers it. `slot` is this worker's
-/// long-request slot (none on an overflow thread).
-fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion, slot: Option<Permit>) {
+/// Reads and decodes the call, then answers it.
+fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion) {
     let version = reply_version(&header);
     let req = match read_rpc(state, &mut rq, version) {
         Ok(r) => r,
@@ -631,10 +514,6 @@ fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion, slot: Optio
     };
     let call = req.into_call(header);
     let method = call.as_ref().ok().map(|c| c.method);
-    // only calls that may wait on a backend or a stream keep holding a slot
-    if !method.is_some_and(protocol::Method::is_long) {
-        drop(slot);
-    }
     if state.stop.is_set() && !method.is_some_and(protocol::Method::serves_while_stopping) {
         let id = match &call {
             Ok(c) => &c.id,
@@ -831,7 +710,6 @@ fn in_memory_fixture(
         stop: Stop::new(),
         auth_token: None,
         metrics_auth: false,
-        workers: cfg.workers,
         limits: cfg.limits,
     };
     let limits = connection_limits(&parts.limits);

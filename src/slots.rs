@@ -1,15 +1,21 @@
-//! A counting limit with a bounded wait. Backend runs
-//! (`MAX_CONCURRENT_TASKS`) and the workers' share of long requests both use
-//! it: take a permit (waiting up to a limit), and the permit gives its slot
-//! back when dropped, wherever it has moved to.
+//! A counting limit with a bounded wait, for backend runs
+//! (`MAX_CONCURRENT_TASKS`): take a permit (waiting up to a limit), and the
+//! permit gives its slot back when dropped, wherever it has moved to.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub struct Slots {
     max: usize,
-    used: Mutex<usize>,
+    count: Mutex<Count>,
     changed: Condvar,
+}
+
+struct Count {
+    used: usize,
+    /// threads in `wait_while`: a freed slot wakes them only if there are
+    /// any (a notify is a system call even when nobody waits)
+    waiting: usize,
 }
 
 /// One taken slot; owned, so it can travel to the thread doing the work.
@@ -17,9 +23,12 @@ pub struct Permit(Arc<Slots>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        *self.0.lock() -= 1;
+        let mut c = self.0.lock();
+        c.used -= 1;
         // both acquirers and `wait_idle` may be waiting
-        self.0.changed.notify_all();
+        if c.waiting > 0 {
+            self.0.changed.notify_all();
+        }
     }
 }
 
@@ -27,7 +36,10 @@ impl Slots {
     pub fn new(max: usize) -> Arc<Slots> {
         Arc::new(Slots {
             max,
-            used: Mutex::new(0),
+            count: Mutex::new(Count {
+                used: 0,
+                waiting: 0,
+            }),
             changed: Condvar::new(),
         })
     }
@@ -36,8 +48,8 @@ impl Slots {
         self.max
     }
 
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Count> {
+        self.count.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits while `busy(used)` holds, up to `deadline`; `None` on timeout.
@@ -45,30 +57,32 @@ impl Slots {
         &self,
         deadline: Instant,
         busy: impl Fn(usize) -> bool,
-    ) -> Option<MutexGuard<'_, usize>> {
-        let mut used = self.lock();
-        while busy(*used) {
+    ) -> Option<MutexGuard<'_, Count>> {
+        let mut c = self.lock();
+        while busy(c.used) {
             let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            used = match self.changed.wait_timeout(used, deadline - now) {
+            c.waiting += 1;
+            c = match self.changed.wait_timeout(c, deadline - now) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };
+            c.waiting -= 1;
         }
-        Some(used)
+        Some(c)
     }
 
     /// Takes a slot, waiting up to `wait` for one to free.
     pub fn acquire(self: &Arc<Self>, wait: Duration) -> Option<Permit> {
-        let mut used = self.wait_while(Instant::now() + wait, |n| n >= self.max)?;
-        *used += 1;
+        let mut c = self.wait_while(Instant::now() + wait, |n| n >= self.max)?;
+        c.used += 1;
         Some(Permit(Arc::clone(self)))
     }
 
     pub fn in_use(&self) -> usize {
-        *self.lock()
+        self.lock().used
     }
 
     /// Waits until every slot is free, up to `deadline`.

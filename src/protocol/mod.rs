@@ -173,13 +173,6 @@ impl Method {
         })
     }
 
-    /// Whether the call may hold its worker past reading the request: a
-    /// send runs the backend, a stream or a subscription writes events
-    /// until the task ends. The rest answer from the store at once.
-    pub fn is_long(self) -> bool {
-        matches!(self, Method::Send | Method::Stream | Method::Subscribe)
-    }
-
     /// Whether the call is still answered while the agent stops: reading a
     /// task lets a client collect a result; anything else is refused.
     pub fn serves_while_stopping(self) -> bool {
