@@ -18,6 +18,8 @@ pub mod cli;
 pub mod config;
 pub mod fsutil;
 pub mod fuzz_checks;
+pub mod http_client;
+pub mod http_url;
 pub mod ids;
 pub mod logging;
 pub mod memory;

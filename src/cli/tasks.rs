@@ -1,0 +1,221 @@
+//! `get`, `cancel` and `list`: look at an agent's tasks from a shell.
+//! `get` and `cancel` speak 0.3 (`tasks/get`, `tasks/cancel`) unless
+//! `--protocol 1.0`; `list` is 1.0's `ListTasks` (0.3 has no list).
+
+use super::args::Args;
+use super::output::{self, out, say, Stop};
+use super::rpc::{self, Target, Wait};
+use super::send::reply_text;
+use serde_json::{json, Value};
+use std::io::Write;
+
+pub const GET_OPTIONS: &[&str] = &["history", "protocol", "token", "token-file"];
+pub const CANCEL_OPTIONS: &[&str] = &["protocol", "token", "token-file"];
+pub const LIST_OPTIONS: &[&str] = &["context", "state", "limit", "page", "token", "token-file"];
+pub const FLAGS: &[&str] = &["json"];
+
+/// A parsed command line: its positionals and target, or the exit code.
+struct Call {
+    args: Args,
+    target: Target,
+}
+
+fn parse(cmd: &str, raw: &[String], options: &[&str], positionals: usize) -> Result<Call, i32> {
+    let usage = |e: &str| {
+        say(&format!("error: {e}\n{}", super::usage(cmd)));
+        2
+    };
+    let args = Args::parse(raw, FLAGS, options).map_err(|e| usage(&e))?;
+    if args.positional.len() != positionals {
+        let what = if positionals == 1 {
+            "a URL"
+        } else {
+            "a URL and a TASK_ID"
+        };
+        return Err(usage(&format!("{cmd} needs {what}")));
+    }
+    let v10 = cmd == "list";
+    let target = Target::from_args(&args.positional[0], &args, v10).map_err(|e| usage(&e))?;
+    Ok(Call { args, target })
+}
+
+/// `state` as a person reads it: `TASK_STATE_INPUT_REQUIRED` is
+/// `input-required`, like 0.3's spelling.
+fn short_state(state: &str) -> String {
+    match state.strip_prefix("TASK_STATE_") {
+        Some(s) => s.to_ascii_lowercase().replace('_', "-"),
+        None => state.to_string(),
+    }
+}
+
+/// Makes the call; prints the raw answer with `--json`. `Ok(None)`: the
+/// call failed and was reported.
+fn call(
+    c: &Call,
+    out: &mut impl Write,
+    method: &str,
+    params: Value,
+) -> Result<Option<Value>, Stop> {
+    let v = match c.target.call(method, params, Wait::Quick) {
+        Ok(v) => v,
+        Err(e) => {
+            say(&format!("error: {}", c.target.explain(&e)));
+            return Ok(None);
+        }
+    };
+    if c.args.flag("json") {
+        writeln!(out, "{v}")?;
+    }
+    if let Some(e) = rpc::rpc_error(&v) {
+        say(&format!("error: {e}"));
+        return Ok(None);
+    }
+    Ok(Some(v))
+}
+
+/// A task in a few lines: id, state, context, and its answer.
+fn print_task(out: &mut impl Write, result: &Value) -> Result<(), Stop> {
+    let task = result.get("task").unwrap_or(result);
+    let field = |k: &str| task.get(k).and_then(Value::as_str).unwrap_or("?");
+    let (text, state) = reply_text(result);
+    let state = short_state(state.as_deref().unwrap_or("?"));
+    writeln!(
+        out,
+        "task {}: {state} (context {})",
+        field("id"),
+        field("contextId")
+    )?;
+    if !text.is_empty() {
+        writeln!(out, "{text}")?;
+    }
+    Ok(())
+}
+
+pub fn get(raw: &[String]) -> i32 {
+    output::exit_code(get_task(raw))
+}
+
+fn get_task(raw: &[String]) -> Result<i32, Stop> {
+    let c = match parse("get", raw, GET_OPTIONS, 2) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let mut params = json!({"id": c.args.positional[1]});
+    if let Some(n) = c.args.opt("history") {
+        match n.parse::<u32>() {
+            Ok(n) => params["historyLength"] = json!(n),
+            Err(_) => {
+                say(&format!(
+                    "error: --history {n:?} is not a whole number\n{}",
+                    super::usage("get")
+                ));
+                return Ok(2);
+            }
+        }
+    }
+    let method = if c.target.v10 { "GetTask" } else { "tasks/get" };
+    let mut out = out();
+    let Some(v) = call(&c, &mut out, method, params)? else {
+        return Ok(1);
+    };
+    if !c.args.flag("json") {
+        print_task(&mut out, &v["result"])?;
+    }
+    Ok(0)
+}
+
+pub fn cancel(raw: &[String]) -> i32 {
+    output::exit_code(cancel_task(raw))
+}
+
+fn cancel_task(raw: &[String]) -> Result<i32, Stop> {
+    let c = match parse("cancel", raw, CANCEL_OPTIONS, 2) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let method = if c.target.v10 {
+        "CancelTask"
+    } else {
+        "tasks/cancel"
+    };
+    let mut out = out();
+    let params = json!({"id": c.args.positional[1]});
+    let Some(v) = call(&c, &mut out, method, params)? else {
+        return Ok(1);
+    };
+    if !c.args.flag("json") {
+        print_task(&mut out, &v["result"])?;
+    }
+    Ok(0)
+}
+
+pub fn list(raw: &[String]) -> i32 {
+    output::exit_code(list_tasks(raw))
+}
+
+fn list_params(args: &Args) -> Result<Value, String> {
+    let mut p = json!({});
+    if let Some(c) = args.opt("context") {
+        p["contextId"] = json!(c);
+    }
+    if let Some(s) = args.opt("state") {
+        p["status"] = json!(s);
+    }
+    if let Some(n) = args.opt("limit") {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("--limit {n:?} is not a whole number"))?;
+        p["pageSize"] = json!(n);
+    }
+    if let Some(t) = args.opt("page") {
+        p["pageToken"] = json!(t);
+    }
+    Ok(p)
+}
+
+fn list_tasks(raw: &[String]) -> Result<i32, Stop> {
+    let c = match parse("list", raw, LIST_OPTIONS, 1) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let params = match list_params(&c.args) {
+        Ok(p) => p,
+        Err(e) => {
+            say(&format!("error: {e}\n{}", super::usage("list")));
+            return Ok(2);
+        }
+    };
+    let mut out = out();
+    let Some(v) = call(&c, &mut out, "ListTasks", params)? else {
+        return Ok(1);
+    };
+    if c.args.flag("json") {
+        return Ok(0);
+    }
+    let r = &v["result"];
+    for t in r["tasks"].as_array().into_iter().flatten() {
+        let field = |p: &str| t.pointer(p).and_then(Value::as_str).unwrap_or("?");
+        let state = short_state(field("/status/state"));
+        let (id, ctx, at) = (
+            field("/id"),
+            field("/contextId"),
+            field("/status/timestamp"),
+        );
+        writeln!(out, "{id}  {state:<14} {at}  context {ctx}")?;
+    }
+    if let Some(next) = r["nextPageToken"].as_str().filter(|t| !t.is_empty()) {
+        say(&format!("more tasks: add --page {next}"));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_read_the_same_in_both_generations() {
+        assert_eq!(short_state("TASK_STATE_INPUT_REQUIRED"), "input-required");
+        assert_eq!(short_state("completed"), "completed");
+    }
+}
