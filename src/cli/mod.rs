@@ -193,7 +193,10 @@ fn item(s: &mut String, label: &str, col: usize, meaning: &str) {
 
 /// `workspace-agent NAME --help`.
 pub fn command_help(c: &Command) -> String {
-    let mut s = format!("workspace-agent {} {}\n", c.name, c.args);
+    let mut s = format!(
+        "{}\n",
+        format!("workspace-agent {} {}", c.name, c.args).trim_end()
+    );
     s.push_str(&format!("    {}\n", wrap(c.about, 4, WIDTH)));
     if c.args.contains("URL") {
         let note = "URL: the agent's base URL or JSON-RPC endpoint; without a scheme it \

@@ -74,6 +74,15 @@ pub fn is_failure(state: Option<&str>) -> bool {
     )
 }
 
+/// `state` as a person reads it: `TASK_STATE_INPUT_REQUIRED` is
+/// `input-required`, like 0.3's spelling.
+pub fn short_state(state: &str) -> String {
+    match state.strip_prefix("TASK_STATE_") {
+        Some(s) => s.to_ascii_lowercase().replace('_', "-"),
+        None => state.to_string(),
+    }
+}
+
 pub fn run(raw: &[String]) -> i32 {
     output::exit_code(send(raw))
 }
@@ -153,7 +162,10 @@ fn print_response(out: &mut impl Write, v: &Value, json_mode: bool) -> Result<i3
         writeln!(out, "{text}")?;
     }
     if is_failure(state.as_deref()) {
-        say(&format!("task ended {}", state.unwrap_or_default()));
+        say(&format!(
+            "task ended {}",
+            short_state(&state.unwrap_or_default())
+        ));
         return Ok(1);
     }
     Ok(0)
@@ -162,6 +174,8 @@ fn print_response(out: &mut impl Write, v: &Value, json_mode: bool) -> Result<i3
 /// What one stream event says.
 enum Event {
     Text(String),
+    /// an artifact named "error": the failure's text, shown with it
+    ErrorText(String),
     Failed(String),
     Other,
 }
@@ -174,6 +188,9 @@ fn event(v: &Value) -> Event {
     if let Some(a) = artifact {
         let mut t = String::new();
         collect_text(a, &mut t);
+        if a.get("name").and_then(Value::as_str) == Some("error") {
+            return Event::ErrorText(t);
+        }
         return Event::Text(t);
     }
     let status = r
@@ -185,17 +202,19 @@ fn event(v: &Value) -> Event {
             let mut why = String::new();
             collect_text(s, &mut why);
             let state = s.get("state").and_then(Value::as_str).unwrap_or_default();
-            Event::Failed(format!("task ended {state}: {why}"))
+            Event::Failed(format!("task ended {}: {why}", short_state(state)))
         }
         _ => Event::Other,
     }
 }
 
-/// Prints a stream's text as it comes; a failure is reported once, at the
-/// end (a stream may carry it in a status update and in the final task).
+/// Prints a stream's text as it comes; a failure is reported once, on
+/// stderr, at the end (a stream carries its text in an "error" artifact,
+/// in the failed status, and maybe in a final task).
 fn print_stream(out: &mut impl Write, events: impl Read, json_mode: bool) -> Result<i32, Stop> {
     let mut reader = BufReader::new(events);
     let mut failure = None;
+    let mut error_text = None;
     loop {
         let mut line = Vec::new();
         match (&mut reader)
@@ -229,9 +248,13 @@ fn print_stream(out: &mut impl Write, events: impl Read, json_mode: bool) -> Res
                 write!(out, "{t}")?;
                 out.flush()?;
             }
+            Event::ErrorText(t) => error_text = Some(t),
             Event::Failed(f) => failure = Some(f),
             Event::Other => {}
         }
+    }
+    if let (Some(t), None) = (&error_text, &failure) {
+        write!(out, "{t}")?;
     }
     if !json_mode {
         writeln!(out)?;
@@ -263,10 +286,18 @@ mod tests {
     }
 
     #[test]
+    fn states_read_the_same_in_both_generations() {
+        assert_eq!(short_state("TASK_STATE_INPUT_REQUIRED"), "input-required");
+        assert_eq!(short_state("completed"), "completed");
+    }
+
+    #[test]
     fn a_streamed_failure_is_reported_once() {
         let failed = r#"{"state":"failed","message":{"parts":[{"kind":"text","text":"boom"}]}}"#;
+        let error = r#"{"name":"error","parts":[{"kind":"text","text":"boom"}]}"#;
         let body = format!(
-            "data: {{\"result\":{{\"kind\":\"status-update\",\"status\":{failed}}}}}\n\n\
+            "data: {{\"result\":{{\"kind\":\"artifact-update\",\"artifact\":{error}}}}}\n\n\
+             data: {{\"result\":{{\"kind\":\"status-update\",\"status\":{failed}}}}}\n\n\
              data: {{\"result\":{{\"kind\":\"task\",\"status\":{failed}}}}}\n\n"
         );
         let mut out = Vec::new();

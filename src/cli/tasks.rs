@@ -5,7 +5,7 @@
 use super::args::Args;
 use super::output::{self, out, say, Stop};
 use super::rpc::{self, Target, Wait};
-use super::send::reply_text;
+use super::send::{reply_text, short_state};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -37,15 +37,6 @@ fn parse(cmd: &str, raw: &[String], options: &[&str], positionals: usize) -> Res
     let v10 = cmd == "list";
     let target = Target::from_args(&args.positional[0], &args, v10).map_err(|e| usage(&e))?;
     Ok(Call { args, target })
-}
-
-/// `state` as a person reads it: `TASK_STATE_INPUT_REQUIRED` is
-/// `input-required`, like 0.3's spelling.
-fn short_state(state: &str) -> String {
-    match state.strip_prefix("TASK_STATE_") {
-        Some(s) => s.to_ascii_lowercase().replace('_', "-"),
-        None => state.to_string(),
-    }
 }
 
 /// Makes the call; prints the raw answer with `--json`. `Ok(None)`: the
@@ -207,15 +198,4 @@ fn list_tasks(raw: &[String]) -> Result<i32, Stop> {
         say(&format!("more tasks: add --page {next}"));
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_read_the_same_in_both_generations() {
-        assert_eq!(short_state("TASK_STATE_INPUT_REQUIRED"), "input-required");
-        assert_eq!(short_state("completed"), "completed");
-    }
 }
