@@ -1,29 +1,49 @@
-//! The README's configuration table is the table in src/config.rs, word
-//! for word. `make readme-config` rewrites it (UPDATE_README=1).
+//! The README's generated sections are the tables in the code, word for
+//! word: the configuration variables (src/config.rs) and the commands
+//! (src/cli/mod.rs). `make readme-config` rewrites them (UPDATE_README=1).
 
-const BEGIN: &str = "<!-- config-table: generated from src/config.rs by `make readme-config` -->\n";
-const END: &str = "<!-- /config-table -->\n";
+/// `(marker name, what the code says)`
+fn sections() -> [(&'static str, String, &'static str); 2] {
+    [
+        (
+            "config-table",
+            workspace_agent::config::markdown_table(),
+            "src/config.rs",
+        ),
+        (
+            "cli-table",
+            workspace_agent::cli::markdown_table(),
+            "src/cli/mod.rs",
+        ),
+    ]
+}
 
 #[test]
-fn the_readme_configuration_table_is_the_one_in_config_rs() {
+fn the_readme_tables_are_the_ones_in_the_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).unwrap();
-    let start = readme
-        .find(BEGIN)
-        .expect("README.md has the config-table begin marker")
-        + BEGIN.len();
-    let end = start
-        + readme[start..]
-            .find(END)
-            .expect("README.md has the config-table end marker");
-    let table = workspace_agent::config::markdown_table();
-    if readme[start..end] == table {
+    let mut readme = std::fs::read_to_string(path).unwrap();
+    let mut stale = Vec::new();
+    for (name, table, source) in sections() {
+        let begin = format!("<!-- {name}: generated from {source} by `make readme-config` -->\n");
+        let end = format!("<!-- /{name} -->\n");
+        let start = readme
+            .find(&begin)
+            .unwrap_or_else(|| panic!("README.md lacks {begin}"));
+        let start = start + begin.len();
+        let len = readme[start..]
+            .find(&end)
+            .unwrap_or_else(|| panic!("README.md lacks {end}"));
+        if readme[start..start + len] != table {
+            readme.replace_range(start..start + len, &table);
+            stale.push(name);
+        }
+    }
+    if stale.is_empty() {
         return;
     }
     if std::env::var_os("UPDATE_README").is_some() {
-        let updated = format!("{}{table}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).unwrap();
+        std::fs::write(path, readme).unwrap();
         return;
     }
-    panic!("README.md's configuration table differs from src/config.rs: run `make readme-config`");
+    panic!("README.md's {stale:?} differ from the code: run `make readme-config`");
 }

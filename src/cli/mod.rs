@@ -39,7 +39,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "run",
         args: "",
-        about: "start the agent (the default; configured by the environment variables below)",
+        about: "start the agent (the default; configured by the environment variables)",
         options: &[],
     },
     Command {
@@ -189,6 +189,16 @@ fn item(s: &mut String, label: &str, col: usize, meaning: &str) {
     }
     s.push_str(&wrap(meaning, col, WIDTH));
     s.push('\n');
+}
+
+/// The README's table of commands (between its `cli-table` markers).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| command | what it does |\n|---|---|\n");
+    for c in COMMANDS {
+        let cmd = format!("workspace-agent {} {}", c.name, c.args);
+        s.push_str(&format!("| `{}` | {} |\n", cmd.trim_end(), c.about));
+    }
+    s
 }
 
 /// `workspace-agent NAME --help`.
