@@ -187,6 +187,16 @@ table! {
     RUST_LOG, Text("info"), Plain, "log filter (error, warn, info, debug, trace)";
 }
 
+impl Var {
+    /// The default of a variable with a text default; `""` for the others.
+    pub fn default_text(&self) -> &'static str {
+        match self.given {
+            Given::Text(t) => t,
+            _ => "",
+        }
+    }
+}
+
 /// The README's configuration table (between its `config-table` markers).
 pub fn markdown_table() -> String {
     let mut s = String::from("| variable | default | meaning |\n|---|---|---|\n");
@@ -569,10 +579,7 @@ fn opt(env: &dyn Env, v: &Var) -> Option<String> {
 
 /// A variable with a text default.
 fn text(env: &dyn Env, v: &Var) -> String {
-    value(env, v.name).unwrap_or_else(|| match v.given {
-        Given::Text(t) => t.to_string(),
-        _ => String::new(),
-    })
+    value(env, v.name).unwrap_or_else(|| v.default_text().to_string())
 }
 
 /// A whole number within the row's bounds, or its default.
@@ -678,8 +685,8 @@ fn card(
     backend: &str,
 ) -> Result<card_file::Loaded, ConfigError> {
     let explicit = opt(env, &var::AGENT_CARD_FILE).map(PathBuf::from);
-    let default_name = text(&HashMap::new(), &var::AGENT_NAME);
-    let mut loaded = card_file::load(explicit.as_deref(), configs_dir, &default_name, backend)?;
+    let default_name = var::AGENT_NAME.default_text();
+    let mut loaded = card_file::load(explicit.as_deref(), configs_dir, default_name, backend)?;
     if let Some(n) = opt(env, &var::AGENT_NAME) {
         loaded.card.name = n;
     }
