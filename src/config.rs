@@ -185,6 +185,12 @@ table! {
     TASK_IDLE_TTL_SECS, Number(3600, 1, 30 * 86_400), Plain,
         "an unfinished task idle this long is failed";
     RUST_LOG, Text("info"), Plain, "log filter (error, warn, info, debug, trace)";
+    LOG_FORMAT, Text("text"), Plain, "text / json (one JSON object per line, for log shippers)";
+    ACCESS_LOG, Flag(true), Plain,
+        "one info line per answered request (method, path, status, duration, bytes, A2A method, \
+         task id); false turns it off";
+    METRICS_AUTH, Flag(false), Plain,
+        "true puts /metrics behind A2A_AUTH_TOKEN too (it is public otherwise)";
 }
 
 impl Var {
@@ -330,8 +336,18 @@ pub struct Config {
     pub limits: Limits,
     /// inbound bearer token for the A2A routes
     pub auth_token: Option<String>,
+    pub ops: OpsConfig,
     /// problems that do not stop the agent (unknown keys in the card file)
     pub warnings: Vec<String>,
+}
+
+/// Logs and the metrics route.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    pub json_logs: bool,
+    pub access_log: bool,
+    /// `/metrics` requires the inbound token too
+    pub metrics_auth: bool,
 }
 
 /// A configuration problem, phrased so the user knows what to change.
@@ -538,6 +554,31 @@ fn auth_token(env: &dyn Env) -> Result<Option<String>, ConfigError> {
     Ok(Some(t.to_string()))
 }
 
+fn ops_config(env: &dyn Env, has_token: bool) -> Result<OpsConfig, ConfigError> {
+    let json_logs = match text(env, &var::LOG_FORMAT).as_str() {
+        "text" => false,
+        "json" => true,
+        v => {
+            return Err(ConfigError(format!(
+                "LOG_FORMAT={v:?} is not valid: expected text or json"
+            )))
+        }
+    };
+    let metrics_auth = flag(env, &var::METRICS_AUTH)?;
+    if metrics_auth && !has_token {
+        return Err(ConfigError(
+            "METRICS_AUTH=true needs A2A_AUTH_TOKEN (or A2A_AUTH_TOKEN_FILE): \
+             the token /metrics then requires"
+                .into(),
+        ));
+    }
+    Ok(OpsConfig {
+        json_logs,
+        access_log: flag(env, &var::ACCESS_LOG)?,
+        metrics_auth,
+    })
+}
+
 impl Limits {
     fn load(env: &dyn Env) -> Result<Limits, ConfigError> {
         let secs = |v: &Var| number(env, v).map(Duration::from_secs);
@@ -739,6 +780,7 @@ impl Config {
             backend,
             card: card.card,
             limits: Limits::load(env)?,
+            ops: ops_config(env, auth_token.is_some())?,
             auth_token,
             warnings: card.warnings,
         })
@@ -755,7 +797,7 @@ impl Config {
             crate::redact::url(&self.agent_url),
             self.bind_addr,
             self.port,
-            self.backend.name(),
+            crate::backend::probe::describe(&self.backend),
             self.workers,
             self.limits.max_concurrent_tasks,
             self.heartbeat_interval.as_secs(),

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use workspace_agent::card::{Capabilities, Cards};
 use workspace_agent::config::Config;
+use workspace_agent::health::Readiness;
 use workspace_agent::metrics::{Metrics, RegState};
 use workspace_agent::platform::heartbeat::Load;
 use workspace_agent::platform::register::PlatformLoop;
@@ -71,6 +72,7 @@ fn run() -> i32 {
             return 2;
         }
     };
+    logging::configure(cfg.ops.json_logs, cfg.ops.access_log);
     let started = Instant::now();
     let session_id = workspace_agent::ids::new_id();
     let listener = match HttpServer::bind((cfg.bind_addr, cfg.port).into()) {
@@ -81,7 +83,7 @@ fn run() -> i32 {
         }
     };
 
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_timeout(cfg.task_timeout));
     let service = Arc::new(Service::new(
         backend::build(&cfg.backend),
         ServiceConfig::from_config(&cfg),
@@ -100,9 +102,11 @@ fn run() -> i32 {
         ServerParts {
             cards,
             service: Arc::clone(&service),
+            readiness: Readiness::new(cfg.backend.clone(), cfg.register, Arc::clone(&metrics)),
             metrics: Arc::clone(&metrics),
             stop: stop.clone(),
             auth_token: cfg.auth_token.clone(),
+            metrics_auth: cfg.ops.metrics_auth,
             workers: cfg.workers,
             limits: cfg.limits.clone(),
         },

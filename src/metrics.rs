@@ -1,32 +1,69 @@
-//! Counters for `/metrics` (Prometheus text format) and the figures the
-//! heartbeat reports (error rate over a sliding window, the latest error).
+//! Counters for `/metrics` (Prometheus text format, by the Prometheus
+//! naming conventions) and the figures the heartbeat reports (error rate
+//! over a sliding window, the latest error).
 //!
-//! Invariant: every label value comes from a fixed set in this file or in
-//! `protocol::Method::label`: no user input, no secret, can reach a label.
+//! Invariant: every label value comes from a fixed set: `Route`, `Method`,
+//! `Outcome` and the tables here. No user input, no secret, can reach a
+//! label. Slots are indexed by those enums, never looked up by name.
 
+use crate::protocol::Method;
+use crate::route::Route;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub const ROUTES: [&str; 4] = ["card", "a2a", "metrics", "not_found"];
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-pub const METHODS: [&str; 9] = [
-    "send",
-    "stream",
-    "get_task",
-    "list_tasks",
-    "cancel",
-    "subscribe",
-    "push_config",
-    "extended_card",
-    "invalid",
+
+/// How an A2A request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    Ok,
+    /// the caller's mistake (bad params, unknown task or method): does not
+    /// count against the agent
+    ClientError,
+    /// the agent's failure (backend, internal error, busy): feeds the
+    /// heartbeat's `error_rate`; the text is its sample error
+    AgentError(&'a str),
+}
+
+impl Outcome<'_> {
+    const LABELS: [&'static str; 3] = ["ok", "client_error", "agent_error"];
+
+    fn index(self) -> usize {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::ClientError => 1,
+            Outcome::AgentError(_) => 2,
+        }
+    }
+}
+
+/// A2A calls are counted per `Method`, plus one slot for names the agent
+/// does not know.
+const CALLS: usize = Method::COUNT + 1;
+
+fn call_index(m: Option<Method>) -> usize {
+    m.map_or(Method::COUNT, Method::index)
+}
+
+fn call_label(i: usize) -> &'static str {
+    Method::ALL.get(i).map_or("invalid", |m| m.label())
+}
+
+/// Latency bucket bounds (seconds) below the backend timeout; the timeout
+/// itself is the last bound, so a run that timed out lands in it.
+const BUCKETS: [f64; 17] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
 ];
-const OUTCOMES: [&str; 2] = ["ok", "error"];
-/// latency buckets, seconds
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
-];
+
+fn buckets_up_to(timeout: Duration) -> Vec<f64> {
+    let t = timeout.as_secs_f64().max(0.001);
+    let mut b: Vec<f64> = BUCKETS.iter().copied().filter(|le| *le < t).collect();
+    b.push(t);
+    b
+}
 
 /// Registration state, for `/metrics` and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +83,12 @@ const REG_NAMES: [&str; 5] = [
     "rejected",
     "locked_out",
 ];
+
+impl RegState {
+    pub fn label(self) -> &'static str {
+        REG_NAMES[self as usize]
+    }
+}
 
 /// The error-rate window: per-second buckets over the last `WINDOW`.
 const WINDOW: Duration = Duration::from_secs(300);
@@ -105,17 +148,33 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Figures sampled by the caller at scrape time (the store, the server).
+#[derive(Debug, Default)]
+pub struct Sampled {
+    pub active_tasks: usize,
+    pub tasks_stored: usize,
+    pub tasks_live: usize,
+    pub task_store_bytes: usize,
+    /// counts since start: exported as counters
+    pub tasks_evicted: u64,
+    pub tasks_expired: u64,
+    pub open_connections: usize,
+}
+
 pub struct Metrics {
-    http: [[AtomicU64; 5]; 4],
-    a2a: [[AtomicU64; 2]; 9],
-    latency: [[AtomicU64; 13]; 9],
-    latency_sum_us: [AtomicU64; 9],
+    http: [[AtomicU64; STATUS_CLASSES.len()]; Route::COUNT],
+    a2a: [[AtomicU64; Outcome::LABELS.len()]; CALLS],
+    buckets: Vec<f64>,
+    /// per call: one count per bucket, then the +Inf overflow
+    latency: Vec<AtomicU64>,
+    latency_sum_us: [AtomicU64; CALLS],
     pub backend_errors: AtomicU64,
     pub busy_refusals: AtomicU64,
     pub heartbeat_ok: AtomicU64,
     pub heartbeat_failed: AtomicU64,
     pub register_attempts: AtomicU64,
     registration: AtomicU8,
+    ever_registered: AtomicBool,
     pub token_persisted: AtomicU8,
     window: Mutex<Window>,
 }
@@ -127,11 +186,22 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Latency buckets up to the default backend timeout (300 s).
     pub fn new() -> Metrics {
+        Metrics::with_timeout(Duration::from_secs(300))
+    }
+
+    /// Latency buckets up to `backend_timeout` (AGENT_TIMEOUT_SECS).
+    pub fn with_timeout(backend_timeout: Duration) -> Metrics {
+        let buckets = buckets_up_to(backend_timeout);
+        let latency = (0..CALLS * (buckets.len() + 1))
+            .map(|_| AtomicU64::new(0))
+            .collect();
         Metrics {
             http: Default::default(),
             a2a: Default::default(),
-            latency: Default::default(),
+            buckets,
+            latency,
             latency_sum_us: Default::default(),
             backend_errors: AtomicU64::new(0),
             busy_refusals: AtomicU64::new(0),
@@ -139,6 +209,7 @@ impl Metrics {
             heartbeat_failed: AtomicU64::new(0),
             register_attempts: AtomicU64::new(0),
             registration: AtomicU8::new(RegState::Disabled as u8),
+            ever_registered: AtomicBool::new(false),
             token_persisted: AtomicU8::new(1),
             window: Mutex::new(Window {
                 start: Instant::now(),
@@ -148,34 +219,28 @@ impl Metrics {
         }
     }
 
-    pub fn http_request(&self, route: usize, status: u16) {
+    pub fn http_request(&self, route: Route, status: u16) {
         let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.http[route.min(ROUTES.len() - 1)][class].fetch_add(1, Relaxed);
+        self.http[route.index()][class].fetch_add(1, Relaxed);
     }
 
-    /// One A2A request handled: `error` is `Some` when it failed in a way
-    /// that counts against the agent (a backend failure, an internal error,
-    /// a busy refusal), which feeds the heartbeat's `error_rate`.
-    pub fn a2a_request(
-        &self,
-        method: &str,
-        elapsed: Duration,
-        ok: bool,
-        agent_error: Option<&str>,
-    ) {
-        let m = METHODS
-            .iter()
-            .position(|x| *x == method)
-            .unwrap_or(METHODS.len() - 1);
-        self.a2a[m][usize::from(!ok)].fetch_add(1, Relaxed);
+    /// One A2A request answered; `method` is `None` for a name the agent
+    /// does not know.
+    pub fn a2a_request(&self, method: Option<Method>, elapsed: Duration, outcome: Outcome<'_>) {
+        let m = call_index(method);
+        self.a2a[m][outcome.index()].fetch_add(1, Relaxed);
         let secs = elapsed.as_secs_f64();
-        let b = BUCKETS
+        let b = self
+            .buckets
             .iter()
             .position(|le| secs <= *le)
-            .unwrap_or(BUCKETS.len());
-        self.latency[m][b].fetch_add(1, Relaxed);
+            .unwrap_or(self.buckets.len());
+        self.latency[m * (self.buckets.len() + 1) + b].fetch_add(1, Relaxed);
         self.latency_sum_us[m].fetch_add(elapsed.as_micros() as u64, Relaxed);
-        self.record_outcome(agent_error);
+        match outcome {
+            Outcome::AgentError(e) => self.record_outcome(Some(e)),
+            _ => self.record_outcome(None),
+        }
     }
 
     /// Feeds the error-rate window (also used by background task runs).
@@ -184,6 +249,8 @@ impl Metrics {
         w.record(agent_error.is_some(), agent_error);
     }
 
+    /// For the heartbeat only (platform-contract.md): Prometheus computes
+    /// rates itself from `workspace_agent_a2a_requests_total`.
     pub fn error_rate(&self) -> f64 {
         self.window.lock().unwrap_or_else(|e| e.into_inner()).rate()
     }
@@ -197,6 +264,9 @@ impl Metrics {
     }
 
     pub fn set_registration(&self, s: RegState) {
+        if s == RegState::Registered {
+            self.ever_registered.store(true, Relaxed);
+        }
         self.registration.store(s as u8, Relaxed);
     }
 
@@ -210,128 +280,251 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition. `gauges` are live figures sampled
-    /// by the caller (name, help, value).
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
-        let mut s = String::with_capacity(8192);
-        let _ = writeln!(s, "# HELP workspace_agent_build_info Build information.");
-        let _ = writeln!(s, "# TYPE workspace_agent_build_info gauge");
-        let _ = writeln!(
-            s,
-            "workspace_agent_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
+    /// Whether the platform has accepted a registration since start (for
+    /// readiness: a later failed heartbeat does not take the agent out).
+    pub fn ever_registered(&self) -> bool {
+        self.ever_registered.load(Relaxed)
+    }
 
+    /// The Prometheus text exposition.
+    pub fn render(&self, sampled: &Sampled) -> String {
+        let mut out = Exposition(String::with_capacity(8192));
+        out.family("workspace_agent_build_info", "gauge", "Build information.");
+        let version = env!("CARGO_PKG_VERSION");
         let _ = writeln!(
-            s,
-            "# HELP workspace_agent_http_requests_total HTTP requests by route and status class."
+            out.0,
+            "workspace_agent_build_info{{version=\"{version}\"}} 1"
         );
-        let _ = writeln!(s, "# TYPE workspace_agent_http_requests_total counter");
-        for (r, route) in ROUTES.iter().enumerate() {
+        self.render_http(&mut out);
+        self.render_a2a(&mut out);
+        self.render_latency(&mut out);
+        self.render_counters(&mut out, sampled);
+        self.render_gauges(&mut out, sampled);
+        render_process(&mut out, &crate::proc_self::read());
+        out.0
+    }
+
+    fn render_http(&self, out: &mut Exposition) {
+        let name = "workspace_agent_http_requests_total";
+        out.family(name, "counter", "HTTP requests by route and status class.");
+        for route in Route::ALL {
             for (c, class) in STATUS_CLASSES.iter().enumerate() {
-                let v = self.http[r][c].load(Relaxed);
+                let v = self.http[route.index()][c].load(Relaxed);
                 if v > 0 {
-                    let _ = writeln!(s, "workspace_agent_http_requests_total{{route=\"{route}\",status=\"{class}\"}} {v}");
+                    let r = route.label();
+                    let _ = writeln!(out.0, "{name}{{route=\"{r}\",status=\"{class}\"}} {v}");
                 }
             }
         }
+    }
 
-        let _ = writeln!(s, "# HELP workspace_agent_a2a_requests_total A2A JSON-RPC requests by method and outcome.");
-        let _ = writeln!(s, "# TYPE workspace_agent_a2a_requests_total counter");
-        for (m, method) in METHODS.iter().enumerate() {
-            for (o, outcome) in OUTCOMES.iter().enumerate() {
+    /// Series appear once a method has been called (as the Prometheus
+    /// client libraries do with a labelled metric's children): the agent
+    /// answers eleven methods and an unknown-name slot, most of which a
+    /// given deployment never sees.
+    fn render_a2a(&self, out: &mut Exposition) {
+        let name = "workspace_agent_a2a_requests_total";
+        let help = "A2A JSON-RPC requests by method and outcome \
+                    (agent_error counts against the agent, client_error does not).";
+        out.family(name, "counter", help);
+        for (m, counts) in self.a2a.iter().enumerate() {
+            let values: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
+            if values.iter().all(|v| *v == 0) {
+                continue;
+            }
+            let method = call_label(m);
+            for (outcome, v) in Outcome::LABELS.iter().zip(values) {
                 let _ = writeln!(
-                    s,
-                    "workspace_agent_a2a_requests_total{{method=\"{method}\",outcome=\"{outcome}\"}} {}",
-                    self.a2a[m][o].load(Relaxed)
+                    out.0,
+                    "{name}{{method=\"{method}\",outcome=\"{outcome}\"}} {v}"
                 );
             }
         }
+    }
 
-        let _ = writeln!(s, "# HELP workspace_agent_a2a_request_duration_seconds Time to answer an A2A request (streams: to the first event).");
-        let _ = writeln!(
-            s,
-            "# TYPE workspace_agent_a2a_request_duration_seconds histogram"
+    fn render_latency(&self, out: &mut Exposition) {
+        let name = "workspace_agent_a2a_request_duration_seconds";
+        out.family(
+            name,
+            "histogram",
+            "Time to answer an A2A request (streams: to the first event).",
         );
-        for (m, method) in METHODS.iter().enumerate() {
-            let mut cum = 0;
-            for (b, le) in BUCKETS.iter().enumerate() {
-                cum += self.latency[m][b].load(Relaxed);
-                let _ = writeln!(s, "workspace_agent_a2a_request_duration_seconds_bucket{{method=\"{method}\",le=\"{le}\"}} {cum}");
+        let width = self.buckets.len() + 1;
+        for (m, slots) in self.latency.chunks(width).enumerate() {
+            let counts: Vec<u64> = slots.iter().map(|c| c.load(Relaxed)).collect();
+            let total: u64 = counts.iter().sum();
+            if total == 0 {
+                continue;
             }
-            cum += self.latency[m][BUCKETS.len()].load(Relaxed);
-            let _ = writeln!(s, "workspace_agent_a2a_request_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {cum}");
+            let method = call_label(m);
+            let mut cum = 0;
+            for (le, n) in self.buckets.iter().zip(&counts) {
+                cum += n;
+                let _ = writeln!(
+                    out.0,
+                    "{name}_bucket{{method=\"{method}\",le=\"{le}\"}} {cum}"
+                );
+            }
+            let _ = writeln!(
+                out.0,
+                "{name}_bucket{{method=\"{method}\",le=\"+Inf\"}} {total}"
+            );
             let sum = self.latency_sum_us[m].load(Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                s,
-                "workspace_agent_a2a_request_duration_seconds_sum{{method=\"{method}\"}} {sum}"
-            );
-            let _ = writeln!(
-                s,
-                "workspace_agent_a2a_request_duration_seconds_count{{method=\"{method}\"}} {cum}"
-            );
+            let _ = writeln!(out.0, "{name}_sum{{method=\"{method}\"}} {sum}");
+            let _ = writeln!(out.0, "{name}_count{{method=\"{method}\"}} {total}");
         }
+    }
 
-        let counters: [(&str, &str, &AtomicU64); 5] = [
+    fn render_counters(&self, out: &mut Exposition, sampled: &Sampled) {
+        let counters = [
             (
                 "workspace_agent_backend_errors_total",
                 "Backend runs that failed or timed out.",
-                &self.backend_errors,
+                self.backend_errors.load(Relaxed),
             ),
             (
                 "workspace_agent_busy_refusals_total",
                 "Requests refused because every task slot was busy.",
-                &self.busy_refusals,
+                self.busy_refusals.load(Relaxed),
             ),
             (
                 "workspace_agent_heartbeats_ok_total",
                 "Heartbeats the platform accepted.",
-                &self.heartbeat_ok,
+                self.heartbeat_ok.load(Relaxed),
             ),
             (
                 "workspace_agent_heartbeats_failed_total",
                 "Heartbeats that failed.",
-                &self.heartbeat_failed,
+                self.heartbeat_failed.load(Relaxed),
             ),
             (
                 "workspace_agent_registration_attempts_total",
                 "Registration attempts.",
-                &self.register_attempts,
+                self.register_attempts.load(Relaxed),
+            ),
+            (
+                "workspace_agent_tasks_evicted_total",
+                "Finished tasks evicted to stay within bounds.",
+                sampled.tasks_evicted,
+            ),
+            (
+                "workspace_agent_tasks_expired_total",
+                "Unfinished tasks failed after their idle TTL.",
+                sampled.tasks_expired,
             ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(
-                s,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Relaxed)
-            );
+            out.family(name, "counter", help);
+            let _ = writeln!(out.0, "{name} {v}");
         }
-
-        let reg = self.registration() as usize;
-        let _ = writeln!(s, "# HELP workspace_agent_registration_state Registration with the platform (1 = current state).");
-        let _ = writeln!(s, "# TYPE workspace_agent_registration_state gauge");
-        for (i, name) in REG_NAMES.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "workspace_agent_registration_state{{state=\"{name}\"}} {}",
-                u8::from(i == reg)
-            );
-        }
-        let _ = writeln!(s, "# HELP workspace_agent_token_persisted 0 while the platform token is held only in memory (CONFIGS_DIR not writable).");
-        let _ = writeln!(s, "# TYPE workspace_agent_token_persisted gauge");
-        let _ = writeln!(
-            s,
-            "workspace_agent_token_persisted {}",
-            self.token_persisted.load(Relaxed)
-        );
-        let _ = writeln!(s, "# HELP workspace_agent_error_rate Failed / handled A2A requests over the last 5 minutes.");
-        let _ = writeln!(s, "# TYPE workspace_agent_error_rate gauge");
-        let _ = writeln!(s, "workspace_agent_error_rate {}", self.error_rate());
-        for (name, help, v) in gauges {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
-        s
     }
+
+    fn render_gauges(&self, out: &mut Exposition, sampled: &Sampled) {
+        let name = "workspace_agent_registration_state";
+        out.family(
+            name,
+            "gauge",
+            "Registration with the platform (1 = current state).",
+        );
+        let reg = self.registration() as usize;
+        for (i, state) in REG_NAMES.iter().enumerate() {
+            let _ = writeln!(out.0, "{name}{{state=\"{state}\"}} {}", u8::from(i == reg));
+        }
+        let persisted = u64::from(self.token_persisted.load(Relaxed));
+        let gauges = [
+            (
+                "workspace_agent_token_persisted",
+                "0 while the platform token is held only in memory (CONFIGS_DIR not writable).",
+                persisted,
+            ),
+            (
+                "workspace_agent_active_tasks",
+                "Backend runs in flight.",
+                sampled.active_tasks as u64,
+            ),
+            (
+                "workspace_agent_tasks_stored",
+                "Tasks held in memory.",
+                sampled.tasks_stored as u64,
+            ),
+            (
+                "workspace_agent_tasks_live",
+                "Stored tasks not yet finished.",
+                sampled.tasks_live as u64,
+            ),
+            (
+                "workspace_agent_task_store_bytes",
+                "Approximate bytes of stored tasks.",
+                sampled.task_store_bytes as u64,
+            ),
+            (
+                "workspace_agent_open_connections",
+                "HTTP connections open.",
+                sampled.open_connections as u64,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            out.family(name, "gauge", help);
+            let _ = writeln!(out.0, "{name} {v}");
+        }
+    }
+}
+
+/// The text being built; `family` writes a metric's HELP and TYPE lines.
+struct Exposition(String);
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, kind: &str, help: &str, value: Option<f64>) {
+        if let Some(v) = value {
+            self.family(name, kind, help);
+            let _ = writeln!(self.0, "{name} {v}");
+        }
+    }
+}
+
+/// The standard `process_*` metrics of the Prometheus client libraries.
+fn render_process(out: &mut Exposition, p: &crate::proc_self::ProcessStats) {
+    let f = |v: Option<u64>| v.map(|n| n as f64);
+    out.sample(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        f(p.resident_memory_bytes),
+    );
+    out.sample(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        f(p.virtual_memory_bytes),
+    );
+    out.sample(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        p.cpu_seconds,
+    );
+    out.sample(
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        f(p.open_fds),
+    );
+    out.sample(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        f(p.max_fds),
+    );
+    out.sample(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        p.start_time_seconds,
+    );
 }
 
 #[cfg(test)]
@@ -342,14 +535,16 @@ mod tests {
     fn error_rate_over_window() {
         let m = Metrics::new();
         assert_eq!(m.error_rate(), 0.0, "idle is 0");
-        m.a2a_request("send", Duration::from_millis(1), true, None);
+        let send = Some(Method::Send);
+        m.a2a_request(send, Duration::from_millis(1), Outcome::Ok);
+        m.a2a_request(send, Duration::from_millis(1), Outcome::ClientError);
         m.a2a_request(
-            "send",
+            send,
             Duration::from_millis(1),
-            false,
-            Some("backend down"),
+            Outcome::AgentError("backend down"),
         );
-        assert!((m.error_rate() - 0.5).abs() < 1e-9);
+        m.a2a_request(send, Duration::from_millis(1), Outcome::Ok);
+        assert!((m.error_rate() - 0.25).abs() < 1e-9);
         assert_eq!(m.sample_error(), "backend down");
         m.record_outcome(Some(&"x".repeat(10_000)));
         assert!(m.sample_error().len() <= SAMPLE_ERROR_MAX + 4);
@@ -358,16 +553,58 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::new();
-        m.http_request(0, 200);
-        m.a2a_request("send", Duration::from_millis(3), true, None);
-        let text = m.render(&[("workspace_agent_active_tasks", "Tasks running.", 2.0)]);
+        m.http_request(Route::Card, 200);
+        m.a2a_request(Some(Method::Send), Duration::from_millis(3), Outcome::Ok);
+        let text = m.render(&Sampled {
+            active_tasks: 2,
+            tasks_evicted: 5,
+            ..Sampled::default()
+        });
         assert!(
             text.contains("workspace_agent_http_requests_total{route=\"card\",status=\"2xx\"} 1")
         );
         assert!(
             text.contains("workspace_agent_a2a_request_duration_seconds_count{method=\"send\"} 1")
         );
+        assert!(text.contains(
+            "workspace_agent_a2a_requests_total{method=\"send\",outcome=\"agent_error\"} 0"
+        ));
         assert!(text.contains("workspace_agent_active_tasks 2"));
+        assert!(text.contains("# TYPE workspace_agent_tasks_evicted_total counter\nworkspace_agent_tasks_evicted_total 5"));
+        assert!(text.contains("# TYPE process_cpu_seconds_total counter"));
+        assert!(
+            !text.contains("# TYPE workspace_agent_error_rate"),
+            "a rate is Prometheus' job"
+        );
+    }
+
+    #[test]
+    fn only_called_methods_have_series() {
+        let m = Metrics::new();
+        m.a2a_request(None, Duration::from_millis(1), Outcome::ClientError);
+        let text = m.render(&Sampled::default());
+        assert!(text.contains("method=\"invalid\""));
+        assert!(!text.contains("method=\"send\""), "send was never called");
+    }
+
+    #[test]
+    fn buckets_end_at_the_backend_timeout() {
+        assert_eq!(buckets_up_to(Duration::from_secs(300)).last(), Some(&300.0));
+        let b = buckets_up_to(Duration::from_secs(45));
+        assert_eq!(&b[b.len() - 2..], &[30.0, 45.0]);
+        let m = Metrics::with_timeout(Duration::from_secs(7));
+        m.a2a_request(Some(Method::Send), Duration::from_secs(7), Outcome::Ok);
+        let text = m.render(&Sampled::default());
+        assert!(text.contains("method=\"send\",le=\"7\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn registration_once_accepted_is_remembered() {
+        let m = Metrics::new();
+        assert!(!m.ever_registered());
+        m.set_registration(RegState::Registered);
+        m.set_registration(RegState::Pending);
+        assert!(m.ever_registered());
     }
 
     #[test]

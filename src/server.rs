@@ -6,11 +6,13 @@
 //! on `recv`, answer each request exactly once, and exit when the stop flag
 //! is up and the queue has been drained.
 
-use crate::card::{Cards, CARD_PATH, LEGACY_CARD_PATH};
-use crate::metrics::Metrics;
+use crate::card::Cards;
+use crate::health::Readiness;
+use crate::metrics::{Metrics, Sampled};
 use crate::protocol::model::TaskEvent;
 use crate::protocol::wire::{wire, Success};
 use crate::protocol::{self, codes, RpcError, Version};
+use crate::route::Route;
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
 use crate::slots::Slots;
@@ -43,6 +45,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub stop: Stop,
     pub auth_token: Option<String>,
+    metrics_auth: bool,
+    readiness: Readiness,
     pub max_body: usize,
     body_stall: Duration,
     body_timeout: Duration,
@@ -62,6 +66,8 @@ impl State {
             metrics: parts.metrics,
             stop: parts.stop,
             auth_token: parts.auth_token,
+            metrics_auth: parts.metrics_auth,
+            readiness: parts.readiness,
             max_body: parts.limits.max_body_bytes,
             body_stall: parts.limits.idle_timeout,
             body_timeout: parts.limits.body_timeout,
@@ -90,6 +96,9 @@ pub struct ServerParts {
     pub metrics: Arc<Metrics>,
     pub stop: Stop,
     pub auth_token: Option<String>,
+    /// `/metrics` requires `auth_token` too
+    pub metrics_auth: bool,
+    pub readiness: Readiness,
     pub workers: usize,
     pub limits: crate::config::Limits,
 }
@@ -123,6 +132,13 @@ impl HttpServer {
         .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         let workers = parts.workers;
         let state = Arc::new(State::new(parts, Arc::new(http)));
+        // Weak: the server holds the handler, which must not keep the
+        // state (and with it the server) alive
+        let weak = Arc::downgrade(&state);
+        let inline: tiny_http::InlineHandler = Box::new(move |rq| answer_inline(&weak, rq));
+        if state.http.answer_inline(inline).is_err() {
+            return Err("the HTTP server already had an inline handler".into());
+        }
         let alive = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
@@ -198,10 +214,30 @@ impl std::fmt::Display for Answering {
 /// unanswered, which makes tiny_http send it a 500; the worker goes on
 /// with the next.
 fn handle_isolated(state: &Arc<State>, rq: Request) {
-    let r = route(path_of(&rq));
+    crate::logging::begin_request();
+    let r = Route::of(path_of(&rq));
     let doing = Answering(rq.method().clone(), r);
     if crate::panics::isolate(&doing, || handle(state, rq, r)).is_none() {
-        state.metrics.http_request(r.index(), 500);
+        state.metrics.http_request(r, 500);
+        crate::logging::access(doing.0.as_str(), r.label(), 500, None);
+    }
+}
+
+/// Runs on the connection's own thread: every request but an A2A POST is
+/// answered right there (the card, health, metrics, errors: quick, and
+/// bounded by the connection's own limits), saving the hop to a worker and
+/// back. A2A POSTs read a body and may run a backend: they go to the
+/// workers, whose long-request share and overflow rules apply.
+fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
+    if matches!(rq.method(), Method::Post) && matches!(Route::of(path_of(&rq)), Route::A2a) {
+        return Some(rq);
+    }
+    match state.upgrade() {
+        Some(state) => {
+            handle_isolated(&state, rq);
+            None
+        }
+        None => Some(rq),
     }
 }
 
@@ -283,46 +319,11 @@ fn plain_error(
     )
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Card,
-    A2a,
-    Metrics,
-    NotFound,
-}
-
-impl Route {
-    fn label(self) -> &'static str {
-        match self {
-            Route::Card => "card",
-            Route::A2a => "a2a",
-            Route::Metrics => "metrics",
-            Route::NotFound => "unknown route",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Route::Card => 0,
-            Route::A2a => 1,
-            Route::Metrics => 2,
-            Route::NotFound => 3,
-        }
-    }
-}
-
-fn route(path: &str) -> Route {
-    match path {
-        CARD_PATH | LEGACY_CARD_PATH => Route::Card,
-        "/" | "/a2a" | "/a2a/" => Route::A2a,
-        "/metrics" => Route::Metrics,
-        _ => Route::NotFound,
-    }
-}
-
 fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
     let status = resp.status_code().0;
-    state.metrics.http_request(r.index(), status);
+    state.metrics.http_request(r, status);
+    let method = rq.method().clone();
+    crate::logging::access(method.as_str(), path_of(&rq), status, resp.data_length());
     if let Err(e) = rq.respond(resp) {
         log::debug!("client went away before the answer was sent: {e}");
     }
@@ -343,13 +344,16 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-/// Answers one request on route `r` (`route(path_of(&rq))`).
+/// Answers one request on route `r` (`Route::of(path_of(&rq))`).
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
-    log::debug!("{} {}", rq.method(), path_of(&rq));
     let method = rq.method().clone();
     match (r, &method) {
         (Route::Card, Method::Get | Method::Head) => serve_card(state, rq),
+        (Route::Healthz | Route::Readyz, Method::Get | Method::Head) => serve_health(state, rq, r),
         (Route::Metrics, Method::Get | Method::Head) => {
+            if state.metrics_auth && !authorized(state, &rq) {
+                return respond(state, rq, r, unauthorized());
+            }
             let body = metrics_text(state);
             let resp = with_headers(
                 Response::from_data(body.into_bytes()),
@@ -387,43 +391,32 @@ fn handle(state: &Arc<State>, rq: Request, r: Route) {
 fn metrics_text(state: &State) -> String {
     let svc = &state.service;
     let st = svc.store.stats();
-    state.metrics.render(&[
-        (
-            "workspace_agent_active_tasks",
-            "Backend runs in flight.",
-            svc.active_tasks() as f64,
-        ),
-        (
-            "workspace_agent_tasks_stored",
-            "Tasks held in memory.",
-            st.tasks as f64,
-        ),
-        (
-            "workspace_agent_tasks_live",
-            "Stored tasks not yet finished.",
-            st.live as f64,
-        ),
-        (
-            "workspace_agent_task_store_bytes",
-            "Approximate bytes of stored tasks.",
-            st.bytes as f64,
-        ),
-        (
-            "workspace_agent_tasks_evicted",
-            "Finished tasks evicted to stay within bounds.",
-            st.evicted as f64,
-        ),
-        (
-            "workspace_agent_tasks_expired",
-            "Unfinished tasks failed after their idle TTL.",
-            st.expired as f64,
-        ),
-        (
-            "workspace_agent_open_connections",
-            "HTTP connections open.",
-            state.open_connections() as f64,
-        ),
-    ])
+    state.metrics.render(&Sampled {
+        active_tasks: svc.active_tasks(),
+        tasks_stored: st.tasks,
+        tasks_live: st.live,
+        task_store_bytes: st.bytes,
+        tasks_evicted: st.evicted,
+        tasks_expired: st.expired,
+        open_connections: state.open_connections(),
+    })
+}
+
+/// `/healthz`: the process serves. `/readyz`: see `health`.
+fn serve_health(state: &State, rq: Request, r: Route) {
+    let (status, body) = match r {
+        Route::Readyz => {
+            let v = state.readiness.check();
+            (if v.ready { 200 } else { 503 }, v.body)
+        }
+        _ => (200, "ok\n".to_string()),
+    };
+    let resp = Response::from_data(body.into_bytes()).with_status_code(StatusCode(status));
+    let headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+    ];
+    respond(state, rq, r, with_headers(resp, &headers));
 }
 
 fn serve_card(state: &State, rq: Request) {
@@ -522,29 +515,39 @@ fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
     respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
 }
 
-fn serve_a2a(state: &Arc<State>, rq: Request) {
-    if let Some(expected) = &state.auth_token {
-        let given = request_header(&rq, "Authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if !given.is_some_and(|g| token_matches(g, expected)) {
-            let resp = plain_error(
-                401,
-                "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
-                &[("WWW-Authenticate", "Bearer")],
-            );
-            respond(state, rq, Route::A2a, resp);
-            return;
-        }
-    }
-    let header_version = match Version::from_header(request_header(&rq, "A2A-Version")) {
-        Ok(v) => v,
-        Err(e) => return rpc_reply(state, rq, &Value::Null, &e, Version::V10),
+/// Whether the request carries the inbound token (or none is configured).
+fn authorized(state: &State, rq: &Request) -> bool {
+    let Some(expected) = &state.auth_token else {
+        return true;
     };
-    let reply_version = header_version.unwrap_or(Version::V03);
+    let given = request_header(rq, "Authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    given.is_some_and(|g| token_matches(g, expected))
+}
+
+fn unauthorized() -> Response<std::io::Cursor<Vec<u8>>> {
+    plain_error(
+        401,
+        "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
+        &[("WWW-Authenticate", "Bearer")],
+    )
+}
+
+fn serve_a2a(state: &Arc<State>, rq: Request) {
+    if !authorized(state, &rq) {
+        return respond(state, rq, Route::A2a, unauthorized());
+    }
+    // an unsupported version is answered once the body is read, with the
+    // request's id
+    let header_version = Version::from_header(request_header(&rq, "A2A-Version"));
+    let reply_version = match &header_version {
+        Ok(v) => v.unwrap_or(Version::V03),
+        Err(_) => Version::V10,
+    };
     if let Some(ct) = request_header(&rq, "Content-Type") {
         let ct = ct.to_ascii_lowercase();
         let media = ct.split(';').next().unwrap_or("").trim();
@@ -585,9 +588,11 @@ fn run_long(
         return respond(state, rq, Route::A2a, resp);
     }
     let st = Arc::clone(state);
+    let note = crate::logging::take_note();
     let spawned = std::thread::Builder::new()
         .name("a2a-overflow".into())
         .spawn(move || {
+            crate::logging::restore_note(note);
             let _count = CountGuard(&st.overflow);
             let doing = Answering(Method::Post, Route::A2a);
             crate::panics::isolate(&doing, || work(&st, rq));
@@ -605,7 +610,7 @@ fn run_long(
 fn read_and_answer(
     state: &State,
     mut rq: Request,
-    header_version: Option<Version>,
+    header_version: Result<Option<Version>, RpcError>,
     reply_version: Version,
 ) {
     let body = match read_body(
@@ -624,6 +629,10 @@ fn read_and_answer(
     let req = match parsed {
         Ok(r) => r,
         Err((id, e)) => return rpc_reply(state, rq, &id, &e, reply_version),
+    };
+    let header_version = match header_version {
+        Ok(v) => v,
+        Err(e) => return rpc_reply(state, rq, &req.id, &e, Version::V10),
     };
     if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
         let e = RpcError::internal("the agent is shutting down; retry against its replacement");
@@ -663,8 +672,10 @@ fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version:
             first,
             events,
         } => {
-            state.metrics.http_request(Route::A2a.index(), 200);
-            stream(rq, &id, version, first, events);
+            state.metrics.http_request(Route::A2a, 200);
+            let path = path_of(&rq).to_string();
+            let bytes = stream(rq, &id, version, first, events);
+            crate::logging::access("POST", &path, 200, Some(bytes));
         }
     }
 }
@@ -686,38 +697,44 @@ fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     out
 }
 
+/// Writes the stream; returns the body bytes sent (for the access log).
 fn stream(
     rq: Request,
     id: &Value,
     version: Version,
     first: Value,
     events: Option<std::sync::mpsc::Receiver<TaskEvent>>,
-) {
+) -> usize {
     let mut w = rq.into_writer();
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     if w.write_all(head.as_bytes()).is_err() {
-        return;
+        return 0;
     }
-    if write_chunk(&mut w, &sse_event(id, first)).is_err() {
-        return;
+    let mut sent = 0;
+    let mut send = |w: &mut dyn Write, data: &[u8]| {
+        sent += data.len();
+        write_chunk(w, data)
+    };
+    if send(&mut w, &sse_event(id, first)).is_err() {
+        return sent;
     }
     if let Some(rx) = events {
         loop {
             match rx.recv_timeout(SSE_KEEPALIVE) {
                 Ok(ev) => {
                     let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
-                    if write_chunk(&mut w, &sse_event(id, wire(&ev, version))).is_err() {
+                    if send(&mut w, &sse_event(id, wire(&ev, version))).is_err() {
                         log::debug!("stream client went away; worker freed");
-                        return;
+                        return sent;
                     }
                     if is_final {
                         break;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if write_chunk(&mut w, b": keep-alive\n\n").is_err() {
+                    if send(&mut w, b": keep-alive\n\n").is_err() {
                         log::debug!("stream client went away; worker freed");
-                        return;
+                        return sent;
                     }
                 }
                 // the task ended (or was evicted) without a final event for us
@@ -727,6 +744,7 @@ fn stream(
     }
     let _ = w.write_all(b"0\r\n\r\n");
     let _ = w.flush();
+    sent
 }
 
 /// For fuzzing: the agent's real request handling (tiny_http's connection
@@ -743,7 +761,7 @@ pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
         return Vec::new();
     };
     tiny_http::serve_bytes(input, limits, &mut |rq| {
-        let r = route(path_of(&rq));
+        let r = Route::of(path_of(&rq));
         handle(state, rq, r)
     })
 }
@@ -780,9 +798,11 @@ fn in_memory_fixture(
     let parts = ServerParts {
         cards: Cards::build(&cfg, caps),
         service,
+        readiness: Readiness::new(cfg.backend.clone(), false, Arc::clone(&metrics)),
         metrics,
         stop: Stop::new(),
         auth_token: None,
+        metrics_auth: false,
         workers: cfg.workers,
         limits: cfg.limits.clone(),
     };
@@ -878,13 +898,5 @@ mod tests {
             assert!(a.starts_with("HTTP/1.1 500"), "{a}");
         }
         assert!(answers[3].starts_with("HTTP/1.1 200"), "{}", answers[3]);
-    }
-
-    #[test]
-    fn routes() {
-        assert!(matches!(route("/"), Route::A2a));
-        assert!(matches!(route("/a2a/"), Route::A2a));
-        assert!(matches!(route("/.well-known/agent.json"), Route::Card));
-        assert!(matches!(route("/../etc/passwd"), Route::NotFound));
     }
 }

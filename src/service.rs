@@ -6,7 +6,7 @@
 //! the backend.
 
 use crate::backend::{Backend, BackendError, BackendRequest};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use crate::protocol::model::*;
 use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
@@ -103,36 +103,36 @@ impl Service {
     pub fn handle(self: &Arc<Self>, mut req: RpcRequest, header: Option<Version>) -> Reply {
         let started = Instant::now();
         let Some((method, named)) = Method::from_name(&req.method) else {
+            crate::logging::note_a2a_method("invalid");
             let version = header.unwrap_or(Version::V03);
             let e = RpcError::new(
                 codes::METHOD_NOT_FOUND,
                 format!("method {:?} is not supported", req.method),
             );
             self.metrics
-                .a2a_request("invalid", started.elapsed(), false, None);
+                .a2a_request(None, started.elapsed(), Outcome::ClientError);
             return Reply::Json(protocol::error_bytes(&req.id, &e, version));
         };
+        crate::logging::note_a2a_method(method.label());
         let version = header.unwrap_or(named);
         let result = self.dispatch(method, version, &mut req);
-        let label = method.label();
         match result {
             Ok(reply) => {
-                let agent_error = match &reply {
-                    Reply::Busy(_) => Some("busy: every task slot was taken"),
-                    _ => None,
+                let outcome = match &reply {
+                    Reply::Busy(_) => Outcome::AgentError("busy: every task slot was taken"),
+                    _ => Outcome::Ok,
                 };
-                self.metrics.a2a_request(
-                    label,
-                    started.elapsed(),
-                    agent_error.is_none(),
-                    agent_error,
-                );
+                self.metrics
+                    .a2a_request(Some(method), started.elapsed(), outcome);
                 reply
             }
             Err(e) => {
-                let counts = (e.code == codes::INTERNAL).then_some(e.message.as_str());
+                let outcome = match e.code {
+                    codes::INTERNAL => Outcome::AgentError(&e.message),
+                    _ => Outcome::ClientError,
+                };
                 self.metrics
-                    .a2a_request(label, started.elapsed(), false, counts);
+                    .a2a_request(Some(method), started.elapsed(), outcome);
                 Reply::Json(protocol::error_bytes(&req.id, &e, version))
             }
         }
@@ -152,6 +152,7 @@ impl Service {
             }
             Method::GetTask => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
@@ -169,12 +170,14 @@ impl Service {
             }
             Method::Cancel => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 self.cancel(&r.id)?;
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
                 Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
             }
             Method::Subscribe => {
                 let r = common::decode_task_ref(&req.params)?;
+                crate::logging::note_task(&r.id);
                 self.subscribe(&r.id, version, &req.id)
             }
             Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
@@ -282,6 +285,7 @@ impl Service {
         // The backend's copy of the text; the message itself moves into the store.
         let text = p.message.text();
         let (task_id, cancel) = self.start_task(p.message, &text)?;
+        crate::logging::note_task(&task_id);
         let encode = |t: &Task, bytes| {
             let result = SendResult::Task(t);
             success_bytes(id, wire(&result, version), bytes)
@@ -457,20 +461,22 @@ impl Service {
                         .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
             }
             Err(e) => {
-                let msg = match &e {
-                    BackendError::TimedOut(_) => format!(
-                        "Sorry, the agent's backend ({}) did not answer within {} s.",
-                        self.backend.name(),
-                        self.cfg.task_timeout.as_secs()
+                let (backend, secs) = (self.backend.name(), self.cfg.task_timeout.as_secs());
+                // the task's text speaks to the person who asked; the log
+                // and the heartbeat's sample error to the operator
+                let (msg, operator) = match &e {
+                    BackendError::TimedOut(_) => (
+                        format!("Sorry, the agent's backend ({backend}) did not answer within {secs} s."),
+                        format!("{backend} backend timed out after {secs} s (AGENT_TIMEOUT_SECS)"),
                     ),
-                    other => format!(
-                        "Sorry, the agent's backend ({}) failed: {other}",
-                        self.backend.name()
+                    other => (
+                        format!("Sorry, the agent's backend ({backend}) failed: {other}"),
+                        format!("{backend} backend failed: {other}"),
                     ),
                 };
-                log::warn!("task {task_id}: {msg}");
+                log::warn!("task {task_id}: {operator}");
                 self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
-                self.metrics.record_outcome(Some(&msg));
+                self.metrics.record_outcome(Some(&operator));
                 // The canvas shows a person only artifact and message text:
                 // say what went wrong there too, not just in the status.
                 let error_id = crate::ids::new_id();

@@ -34,7 +34,7 @@ fn every_protocol_error_is_http_200_with_the_right_code_and_id() {
         (&[JSON_CT], r#"{"jsonrpc":"2.0","id":8,"method":"tasks/pushNotificationConfig/get","params":{"id":"t"}}"#.into(), -32003, json!(8)),
         (&[JSON_CT], r#"{"jsonrpc":"2.0","id":9,"method":"agent/getAuthenticatedExtendedCard"}"#.into(), -32007, json!(9)),
         (&[("Content-Type", "text/plain")], r#"{"jsonrpc":"2.0","id":10,"method":"tasks/get","params":{"id":"x"}}"#.into(), -32005, Value::Null),
-        (&[JSON_CT, ("A2A-Version", "99.0")], r#"{"jsonrpc":"2.0","id":11,"method":"GetTask","params":{"id":"x"}}"#.into(), -32009, Value::Null),
+        (&[JSON_CT, ("A2A-Version", "99.0")], r#"{"jsonrpc":"2.0","id":11,"method":"GetTask","params":{"id":"x"}}"#.into(), -32009, json!(11)),
         (&[JSON_CT], "\u{0}\u{ff}garbage".into(), -32700, Value::Null),
         (&[JSON_CT], r#"{"jsonrpc":"2.0","id":12,"method":"tasks/get","params":{"id":5}}"#.into(), -32602, json!(12)),
         (&[JSON_CT], r#"{"jsonrpc":"2.0","id":13,"method":"tasks/get","params":{"id":"x","historyLength":"lots"}}"#.into(), -32602, json!(13)),
@@ -236,7 +236,10 @@ fn a_client_disconnecting_mid_stream_frees_its_worker() {
     }
     // afterwards the server answers its full worker count of concurrent
     // requests: long ones up to WORKERS-2, the rest short
-    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        wait_connections_closed(a.port),
+        "the abandoned streams' connections are closed"
+    );
     let port = a.port;
     let handles: Vec<_> = (0..workers)
         .map(|i| {

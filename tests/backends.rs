@@ -277,8 +277,8 @@ fn cancel_reaches_a_blocked_http_backend_within_a_second() {
             json!({"message": {"parts": [{"text": "x"}]}, "configuration": {"blocking": false}});
         let r = a.rpc("message/send", later.clone(), &[]);
         let id = r["result"]["id"].as_str().unwrap().to_string();
-        assert!(eventually(Duration::from_secs(5), || peer.accepted() == 1));
-        std::thread::sleep(Duration::from_millis(200));
+        // the request is out: the backend now blocks reading the answer
+        assert!(eventually(Duration::from_secs(5), || peer.received() > 0));
         let asked = std::time::Instant::now();
         let c = a.rpc("tasks/cancel", json!({"id": id}), &[]);
         assert_eq!(c["result"]["status"]["state"], "canceled", "{backend}: {c}");

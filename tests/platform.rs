@@ -278,18 +278,33 @@ fn error_rate_rises_after_failing_requests() {
 #[test]
 fn no_heartbeat_after_sigterm_and_the_snapshot_is_valid() {
     let p = MockPlatform::start();
-    let mut a = agent_for(&p, &[]);
+    // a task in flight keeps the agent in its grace period for three
+    // heartbeat intervals after the signal: long enough to see one
+    let mut a = agent_for(
+        &p,
+        &[("ECHO_DELAY_MS", "3000"), ("SHUTDOWN_GRACE_SECS", "10")],
+    );
     assert!(eventually(SECS, || !p
         .calls("/registry/heartbeat")
         .is_empty()));
+    let port = a.port;
+    let slow = std::thread::spawn(move || rpc(port, "/", "message/send", send_params("x"), &[]));
+    a.wait_working(1);
     a.signal(libc::SIGTERM);
+    a.wait_stopping();
+    // one heartbeat may already be on the wire when the signal comes
+    let n = p.calls("/registry/heartbeat").len() + 1;
     assert_eq!(a.wait_exit(SECS).unwrap().code(), Some(0));
-    let n = p.calls("/registry/heartbeat").len();
-    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
-        p.calls("/registry/heartbeat").len(),
-        n,
-        "no heartbeat after exit"
+        slow.join().unwrap()["result"]["status"]["state"],
+        "completed",
+        "the grace period was used"
+    );
+    let after = p.calls("/registry/heartbeat").len();
+    assert!(
+        after <= n,
+        "{} heartbeat(s) during the grace period",
+        after + 1 - n
     );
     let snap: Value = serde_json::from_str(
         &std::fs::read_to_string(a.configs.join(".agent_snapshot.json")).unwrap(),

@@ -9,6 +9,7 @@ mod command;
 mod echo;
 mod net;
 mod openai;
+pub mod probe;
 mod watchdog;
 mod webhook;
 

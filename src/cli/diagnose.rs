@@ -2,7 +2,7 @@
 //! `docker exec`. Reads the same environment as the agent, changes nothing,
 //! never registers, never prints the token.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{BackendConfig, Config, ConfigError};
 use crate::http_client::{self, Timeouts};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -112,17 +112,42 @@ pub fn run() -> i32 {
             return 1;
         }
     };
-    check_platform(&mut r, &cfg);
-    check_advertised(&mut r, &cfg);
-    check_configs_dir(&mut r, &cfg.configs_dir);
-    check_token(&mut r, &cfg.configs_dir);
-    check_local_agent(&mut r, cfg.port);
+    check_backend(&mut r, &cfg);
+    if cfg.register {
+        check_platform(&mut r, &cfg);
+        check_advertised(&mut r, &cfg);
+        check_configs_dir(&mut r, &cfg.configs_dir);
+        check_token(&mut r, &cfg.configs_dir);
+    } else {
+        r.pass("platform", "not contacted (REGISTER=false)");
+        if cfg.configs_dir.exists() {
+            check_configs_dir(&mut r, &cfg.configs_dir);
+        }
+    }
+    check_local_agent(&mut r, &cfg);
     if r.failed == 0 {
         let _ = writeln!(r.out, "\nall checks passed");
         0
     } else {
         let _ = writeln!(r.out, "\n{} problem(s) found", r.failed);
         1
+    }
+}
+
+/// The same probe `/readyz` uses.
+fn check_backend(r: &mut Report, cfg: &Config) {
+    let what = format!("backend {}", cfg.backend.name());
+    match crate::backend::probe::check(&cfg.backend, Duration::from_secs(5)) {
+        Ok(detail) => r.pass(&what, &detail),
+        Err(e) => {
+            let fix = match &cfg.backend {
+                BackendConfig::OpenAi(_) => "start the model server, or set OPENAI_BASE_URL (and OPENAI_API_KEY) to one that answers",
+                BackendConfig::Webhook { .. } => "start the webhook's service, or fix AGENT_WEBHOOK_URL",
+                BackendConfig::Command(_) => "install the program or fix AGENT_COMMAND; the program needs its execute bit",
+                BackendConfig::Echo { .. } => "none needed",
+            };
+            r.fail(&what, &e, fix)
+        }
     }
 }
 
@@ -312,22 +337,17 @@ fn check_token(r: &mut Report, dir: &Path) {
     }
 }
 
-fn check_local_agent(r: &mut Report, port: u16) {
-    let url = format!("http://127.0.0.1:{port}{}", crate::card::CARD_PATH);
-    let agent = http_client::agent(&Timeouts::PROBE, None);
-    match agent.get(&url).call() {
-        Ok(resp) if resp.status() == 200 => {
-            r.pass("local agent", &format!("{url} answers 200"));
-            check_token_saved(r, &agent, port);
+/// Whether an agent runs here (what `healthcheck` checks), then what it
+/// knows that this process cannot: whether its token reached the disk.
+fn check_local_agent(r: &mut Report, cfg: &Config) {
+    match super::healthcheck::check_local(cfg.port) {
+        Ok(detail) => {
+            r.pass("local agent", &detail);
+            check_token_saved(r, cfg);
         }
-        Ok(resp) => r.fail(
-            "local agent",
-            &format!("{url} answers HTTP {}", resp.status()),
-            "see the agent's logs",
-        ),
         Err(e) => r.fail(
             "local agent",
-            &format!("no answer from {url}: {e}"),
+            &e,
             "is the agent running in this container/host, on PORT?",
         ),
     }
@@ -335,14 +355,14 @@ fn check_local_agent(r: &mut Report, port: u16) {
 
 /// The running agent knows whether the token it holds reached the disk;
 /// it says so in `/metrics`.
-fn check_token_saved(r: &mut Report, agent: &ureq::Agent, port: u16) {
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let Some(text) = agent
-        .get(&url)
-        .call()
-        .ok()
-        .and_then(|resp| resp.into_string().ok())
-    else {
+fn check_token_saved(r: &mut Report, cfg: &Config) {
+    let url = format!("http://127.0.0.1:{}/metrics", cfg.port);
+    let agent = http_client::agent(&Timeouts::PROBE, None);
+    let mut req = agent.get(&url);
+    if let (true, Some(t)) = (cfg.ops.metrics_auth, &cfg.auth_token) {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let Some(text) = req.call().ok().and_then(|resp| resp.into_string().ok()) else {
         return;
     };
     if text

@@ -45,14 +45,16 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "healthcheck",
         args: "",
-        about: "exit 0 if the local agent answers its card on 127.0.0.1:$PORT within 2 s",
+        about: "exit 0 if the local agent answers /healthz on 127.0.0.1:$PORT within 2 s \
+                (liveness; readiness is /readyz)",
         options: &[],
     },
     Command {
         name: "diagnose",
         args: "",
-        about: "checklist of the configuration, the platform, CONFIGS_DIR, the token and the \
-                local agent, each with a fix; exit 0 only if all pass; changes nothing",
+        about: "checklist of the configuration, the backend, the platform, CONFIGS_DIR, the \
+                token and the local agent, each with a fix; exit 0 only if all pass; changes \
+                nothing",
         options: &[],
     },
     Command {

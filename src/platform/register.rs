@@ -94,6 +94,7 @@ impl PlatformLoop {
     fn register_until_done(&self) -> bool {
         let mut attempt = 0u32;
         let mut tried_without_token = false;
+        let mut explained = false;
         while !self.stop.is_set() {
             self.keep_token_safe();
             self.metrics
@@ -154,7 +155,17 @@ impl PlatformLoop {
                     );
                     REJECTED_RETRY
                 }
+                Err(e) if explained => {
+                    // the first failure explained it all; later ones are brief
+                    let w = backoff(attempt);
+                    log::warn!(
+                        "registration still failing ({e}); retry {attempt} in {:.1} s",
+                        w.as_secs_f64()
+                    );
+                    w
+                }
                 Err(e) => {
+                    explained = true;
                     let w = backoff(attempt);
                     let hint = if matches!(&e, RegistryError::Unreachable(m) if m.contains("Dns"))
                         && self.client.base().contains("host.docker.internal")

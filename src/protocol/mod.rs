@@ -122,6 +122,27 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every operation, in `index` order: metrics keep one slot per entry.
+    pub const ALL: [Method; 11] = [
+        Method::Send,
+        Method::Stream,
+        Method::GetTask,
+        Method::ListTasks,
+        Method::Cancel,
+        Method::Subscribe,
+        Method::PushSet,
+        Method::PushGet,
+        Method::PushList,
+        Method::PushDelete,
+        Method::ExtendedCard,
+    ];
+    pub const COUNT: usize = Method::ALL.len();
+
+    /// The position in `ALL` (a test checks the two agree).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Maps a wire name to an operation and the generation that name belongs to.
     pub fn from_name(name: &str) -> Option<(Method, Version)> {
         use Method::*;
@@ -162,7 +183,10 @@ impl Method {
             ListTasks => "list_tasks",
             Cancel => "cancel",
             Subscribe => "subscribe",
-            PushSet | PushGet | PushList | PushDelete => "push_config",
+            PushSet => "push_config_set",
+            PushGet => "push_config_get",
+            PushList => "push_config_list",
+            PushDelete => "push_config_delete",
             ExtendedCard => "extended_card",
         }
     }
@@ -356,6 +380,15 @@ pub struct TaskRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_are_listed_in_index_order_with_distinct_labels() {
+        let mut labels = std::collections::HashSet::new();
+        for (i, m) in Method::ALL.iter().enumerate() {
+            assert_eq!(m.index(), i, "{m:?}");
+            assert!(labels.insert(m.label()), "{m:?}");
+        }
+    }
 
     #[test]
     fn envelope_errors_have_the_right_codes() {

@@ -198,6 +198,35 @@ impl Agent {
         None
     }
 
+    /// Waits until `n` tasks are working (a backend run is in flight), so a
+    /// test acts on a state rather than after a guessed delay.
+    pub fn wait_working(&self, n: usize) {
+        let working = || {
+            let r = self.rpc(
+                "ListTasks",
+                serde_json::json!({"status": "TASK_STATE_WORKING"}),
+                &[],
+            );
+            r["result"]["tasks"].as_array().map_or(0, |t| t.len()) >= n
+        };
+        assert!(
+            eventually(Duration::from_secs(10), working),
+            "{n} task(s) never working; logs:\n{}",
+            self.logs()
+        );
+    }
+
+    /// Waits until the agent has taken a stop signal (its log says so).
+    pub fn wait_stopping(&self) {
+        assert!(
+            eventually(Duration::from_secs(10), || self
+                .logs()
+                .contains("stop signal received")),
+            "no stop in the logs:\n{}",
+            self.logs()
+        );
+    }
+
     /// Blocking JSON-RPC call on `/`; returns the response JSON.
     pub fn rpc(&self, method: &str, params: Value, headers: &[(&str, &str)]) -> Value {
         rpc(self.port, "/", method, params, headers)
@@ -327,6 +356,22 @@ pub fn sse_events(body: &[u8]) -> Vec<Value> {
 
 pub fn send_params(text: &str) -> Value {
     serde_json::json!({"message": {"role": "user", "messageId": "m-1", "parts": [{"kind": "text", "text": text}]}})
+}
+
+/// One unlabelled sample from `/metrics`, if the agent exports it.
+pub fn metric(port: u16, name: &str) -> Option<f64> {
+    let (_, _, body) = http(port, "GET", "/metrics", &[], b"").ok()?;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+}
+
+/// Waits until the agent holds no connection but the one asking.
+pub fn wait_connections_closed(port: u16) -> bool {
+    eventually(Duration::from_secs(15), || {
+        metric(port, "workspace_agent_open_connections").is_some_and(|n| n <= 1.0)
+    })
 }
 
 /// Polls `f` until it is true or the time is up.

@@ -171,6 +171,7 @@ pub fn mock_webhook() -> Peer {
 pub struct SilentPeer {
     pub port: u16,
     accepted: Arc<Mutex<u32>>,
+    received: Arc<Mutex<usize>>,
     closed: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
@@ -180,6 +181,10 @@ impl SilentPeer {
     }
     pub fn accepted(&self) -> u32 {
         *self.accepted.lock().unwrap()
+    }
+    /// Bytes of requests read so far, over every connection.
+    pub fn received(&self) -> usize {
+        *self.received.lock().unwrap()
     }
     pub fn closed(&self) -> Vec<std::time::Instant> {
         self.closed.lock().unwrap().clone()
@@ -191,18 +196,21 @@ pub fn silent_peer() -> SilentPeer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = Arc::new(Mutex::new(0));
+    let received = Arc::new(Mutex::new(0));
     let closed = Arc::new(Mutex::new(Vec::new()));
     {
-        let (accepted, closed) = (accepted.clone(), closed.clone());
+        let (accepted, received, closed) = (accepted.clone(), received.clone(), closed.clone());
         // lives as long as the test process; it only ever waits
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 *accepted.lock().unwrap() += 1;
-                let closed = closed.clone();
+                let (received, closed) = (received.clone(), closed.clone());
                 std::thread::spawn(move || {
                     let mut conn = conn;
                     let mut buf = [0u8; 4096];
-                    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+                    while let Ok(n @ 1..) = conn.read(&mut buf) {
+                        *received.lock().unwrap() += n;
+                    }
                     closed.lock().unwrap().push(std::time::Instant::now());
                 });
             }
@@ -211,6 +219,7 @@ pub fn silent_peer() -> SilentPeer {
     SilentPeer {
         port,
         accepted,
+        received,
         closed,
     }
 }

@@ -47,6 +47,17 @@ def healthy(name):
     return inspect(name, "{{.State.Health.Status}}") == "healthy"
 
 
+def working_tasks(port):
+    """How many tasks the agent is running (1.0 ListTasks)."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ListTasks",
+                         "params": {"status": "TASK_STATE_WORKING"}}).encode(),
+        headers={"Content-Type": "application/json", "A2A-Version": "1.0"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return len(json.load(r)["result"].get("tasks", []))
+
+
 def host_port(name, port=8000):
     out = docker("port", name, f"{port}/tcp").stdout.strip().splitlines()[0]
     return int(out.rsplit(":", 1)[1])
@@ -215,7 +226,7 @@ def test_docker_stop_lets_a_slow_request_finish(net):
     result = {}
     t = threading.Thread(target=lambda: result.update(send(port, "finish me please")))
     t.start()
-    time.sleep(0.7)
+    assert wait_for(lambda: working_tasks(port) == 1, 10)
     start = time.time()
     docker("stop", a)
     t.join(30)
@@ -231,7 +242,7 @@ def test_docker_stop_with_less_time_than_the_task_needs_is_a_sigkill(net):
     assert wait_for(lambda: healthy(a), 30)
     port = host_port(a)
     threading.Thread(target=lambda: _swallow(lambda: send(port, "long one", timeout=40)), daemon=True).start()
-    time.sleep(0.7)
+    assert wait_for(lambda: working_tasks(port) == 1, 10)
     docker("stop", "-t", "2", a)
     # the user asked for 2 s; the agent wanted its 8 s grace: Docker killed it
     assert inspect(a, "{{.State.ExitCode}}") == "137"

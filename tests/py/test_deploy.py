@@ -41,8 +41,9 @@ def test_kubernetes_matches_the_binary():
     assert pod["terminationGracePeriodSeconds"] == 120
     assert int(env["SHUTDOWN_GRACE_SECS"]) < 120
     port = int(env["PORT"])
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert c[probe]["httpGet"]["path"] == "/.well-known/agent-card.json"
+    paths = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    for probe, path in paths.items():
+        assert c[probe]["httpGet"]["path"] == path
         assert c[probe]["httpGet"]["port"] == port
     assert c["ports"][0]["containerPort"] == port
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
