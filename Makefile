@@ -17,7 +17,7 @@ CONFIGS_DIR ?= $(CURDIR)/.configs
 REGISTER ?= false
 RUST_LOG ?= info
 
-.PHONY: deps run build release static static-arm64 static-glibc static-arm64-glibc image image-arm64 image-glibc mock-image test test-rust test-py test-container test-arm64 lint fmt readme-config bench bench-static fuzz soak clean
+.PHONY: deps run build release static static-arm64 static-glibc static-arm64-glibc image image-arm64 image-glibc mock-image test test-rust test-py test-container test-arm64 lint fmt readme-config bench bench-allocs bench-static fuzz soak clean
 
 # Our patch on tiny_http, applied to the crate cargo downloads into the
 # git-ignored .patched/ (Cargo.toml's [patch.crates-io] points there). Cheap
@@ -228,6 +228,11 @@ bench: release static
 # glibc-static vs musl vs musl + mimalloc vs musl + jemalloc, one run
 # (BENCHMARKS.md, "Static builds"); ends with the default build in place.
 BENCH_STATIC := target/bench-static
+# Heap allocations per request on the real request path (counting
+# allocator over an in-memory connection); numbers in BENCHMARKS.md.
+bench-allocs: deps
+	$(CARGO) run --locked --release --example alloc_count
+
 bench-static: deps
 	$(MAKE) static-glibc
 	mkdir -p $(BENCH_STATIC)
