@@ -42,18 +42,6 @@ pub fn say(line: &str) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
-/// At most `max` bytes of `s` (on a character boundary), marked when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 /// `text` wrapped to `width` columns; the first line starts at column
 /// `indent` (a label is printed before it), the others are indented to it.
 pub fn wrap(text: &str, indent: usize, width: usize) -> String {
@@ -88,12 +76,6 @@ mod tests {
             assert!(line.chars().count() <= 24, "{line:?}");
         }
         assert_eq!(wrap("", 4, 24), "");
-    }
-
-    #[test]
-    fn clipping_is_char_safe() {
-        assert_eq!(clip("héllo", 2), "h…");
-        assert_eq!(clip("abc", 3), "abc");
     }
 
     #[test]

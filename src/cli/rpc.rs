@@ -142,7 +142,7 @@ impl Target {
             ),
             CallError::Status(code, body) => format!(
                 "{url} answered HTTP {code}: {}",
-                super::output::clip(&crate::redact::text(body.trim()), 300)
+                crate::metrics::truncate(&crate::redact::text(body.trim()), 300)
             ),
             CallError::Unreachable(why) => format!("cannot reach {url}: {why}"),
             CallError::Read(why) => format!("reading the answer from {url}: {why}"),

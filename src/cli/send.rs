@@ -231,7 +231,7 @@ fn print_stream(out: &mut impl Write, events: impl Read, json_mode: bool) -> Res
         let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
             say(&format!(
                 "error: a stream event is not JSON: {}",
-                output::clip(data, 200)
+                crate::metrics::truncate(data, 200)
             ));
             return Ok(1);
         };

@@ -83,54 +83,37 @@ fn print_task(out: &mut impl Write, result: &Value) -> Result<(), Stop> {
 }
 
 pub fn get(raw: &[String]) -> i32 {
-    output::exit_code(get_task(raw))
+    output::exit_code(one_task("get", raw, GET_OPTIONS, ["tasks/get", "GetTask"]))
 }
 
-fn get_task(raw: &[String]) -> Result<i32, Stop> {
-    let c = match parse("get", raw, GET_OPTIONS, 2) {
+pub fn cancel(raw: &[String]) -> i32 {
+    output::exit_code(one_task(
+        "cancel",
+        raw,
+        CANCEL_OPTIONS,
+        ["tasks/cancel", "CancelTask"],
+    ))
+}
+
+/// `get` or `cancel`: one call about one task, named by `methods` (0.3, 1.0).
+fn one_task(cmd: &str, raw: &[String], options: &[&str], methods: [&str; 2]) -> Result<i32, Stop> {
+    let c = match parse(cmd, raw, options, 2) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     let mut params = json!({"id": c.args.positional[1]});
     if let Some(n) = c.args.opt("history") {
-        match n.parse::<u32>() {
-            Ok(n) => params["historyLength"] = json!(n),
-            Err(_) => {
-                say(&format!(
-                    "error: --history {n:?} is not a whole number\n{}",
-                    super::usage("get")
-                ));
-                return Ok(2);
-            }
-        }
+        let Ok(n) = n.parse::<u32>() else {
+            say(&format!(
+                "error: --history {n:?} is not a whole number\n{}",
+                super::usage(cmd)
+            ));
+            return Ok(2);
+        };
+        params["historyLength"] = json!(n);
     }
-    let method = if c.target.v10 { "GetTask" } else { "tasks/get" };
+    let method = methods[usize::from(c.target.v10)];
     let mut out = out();
-    let Some(v) = call(&c, &mut out, method, params)? else {
-        return Ok(1);
-    };
-    if !c.args.flag("json") {
-        print_task(&mut out, &v["result"])?;
-    }
-    Ok(0)
-}
-
-pub fn cancel(raw: &[String]) -> i32 {
-    output::exit_code(cancel_task(raw))
-}
-
-fn cancel_task(raw: &[String]) -> Result<i32, Stop> {
-    let c = match parse("cancel", raw, CANCEL_OPTIONS, 2) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let method = if c.target.v10 {
-        "CancelTask"
-    } else {
-        "tasks/cancel"
-    };
-    let mut out = out();
-    let params = json!({"id": c.args.positional[1]});
     let Some(v) = call(&c, &mut out, method, params)? else {
         return Ok(1);
     };
