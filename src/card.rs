@@ -254,6 +254,47 @@ mod tests {
         assert!(validate(&c).1.is_empty());
     }
 
+    /// The 1.0 `AgentCard` message's fields (a2a.proto), and its
+    /// `AgentCapabilities`': a strict parser refuses anything else. The
+    /// Python tests parse the served card with the official types too.
+    #[test]
+    fn v10_card_holds_only_1_0_agent_card_fields() {
+        const CARD: [&str; 14] = [
+            "name",
+            "description",
+            "supportedInterfaces",
+            "provider",
+            "version",
+            "documentationUrl",
+            "capabilities",
+            "securitySchemes",
+            "securityRequirements",
+            "defaultInputModes",
+            "defaultOutputModes",
+            "skills",
+            "signatures",
+            "iconUrl",
+        ];
+        const CAPABILITIES: [&str; 4] = [
+            "streaming",
+            "pushNotifications",
+            "extensions",
+            "extendedAgentCard",
+        ];
+        let mut c = cfg();
+        c.auth_token = Some("t".into());
+        let v = render_v10(&c, CAPS);
+        for k in v.as_object().unwrap().keys() {
+            assert!(
+                CARD.contains(&k.as_str()),
+                "{k} is not a 1.0 AgentCard field"
+            );
+        }
+        for k in v["capabilities"].as_object().unwrap().keys() {
+            assert!(CAPABILITIES.contains(&k.as_str()), "capabilities.{k}");
+        }
+    }
+
     #[test]
     fn etags_follow_bytes() {
         let cards = Cards::build(&cfg(), CAPS);

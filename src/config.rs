@@ -147,6 +147,9 @@ table! {
     AGENT_COMMAND_ENV, Unset, Plain,
         "command backend: comma-separated variable names handed to the program even though \
          they look secret (e.g. HF_TOKEN,MY_API_KEY)";
+    AGENT_COMMAND_FORMAT, Text("text"), Plain,
+        "command backend: text (stdin is the message's text, stdout the answer) or jsonl \
+         (message and history as one JSON line in, events as JSON lines out; see Backends)";
     AGENT_COMMAND_USER, Unset, Plain,
         "command backend: uid[:gid] the program runs as when the agent starts as root, \
          so it cannot read the agent's files";
@@ -258,6 +261,16 @@ pub struct CommandConfig {
     pub env: ChildEnv,
     /// (uid, gid) to run the program as; needs the agent to start as root
     pub user: Option<(u32, u32)>,
+    pub format: CommandFormat,
+}
+
+/// What the program reads and writes (`AGENT_COMMAND_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandFormat {
+    /// the message's text in, the answer's text out
+    Text,
+    /// the message and history as one JSON line in, events as JSON lines out
+    Jsonl,
 }
 
 #[derive(Debug, Clone)]
@@ -493,10 +506,20 @@ fn command_config(env: &dyn Env) -> Result<CommandConfig, ConfigError> {
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_str());
     find_program(program, path).map_err(|e| ConfigError(format!("AGENT_COMMAND: {e}")))?;
+    let format = match text(env, &var::AGENT_COMMAND_FORMAT).as_str() {
+        "text" => CommandFormat::Text,
+        "jsonl" => CommandFormat::Jsonl,
+        other => {
+            return Err(ConfigError(format!(
+                "AGENT_COMMAND_FORMAT={other:?} is not valid: use text or jsonl"
+            )))
+        }
+    };
     Ok(CommandConfig {
         argv,
         env: child,
         user: command_user(env)?,
+        format,
     })
 }
 

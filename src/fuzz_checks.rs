@@ -135,6 +135,32 @@ pub fn sse_line(data: &[u8]) {
     let _ = parse_sse_line(&String::from_utf8_lossy(data));
 }
 
+/// A jsonl backend's output on arbitrary bytes: each line decodes to an
+/// event or an error, never a panic, and how the bytes are split into reads
+/// does not change what is decoded.
+pub fn backend_events(data: &[u8]) {
+    use crate::backend::{decode_event, EventLimits, Lines};
+    let limits = EventLimits {
+        max_line: 4096,
+        max_events: 64,
+        ..EventLimits::default()
+    };
+    let _ = decode_event(data, &limits);
+    let collect = |split: usize| {
+        let mut lines = Lines::new(limits);
+        let mut seen = Vec::new();
+        let (a, b) = data.split_at(split.min(data.len()));
+        let r = lines
+            .feed(a, &mut |e| seen.push(e))
+            .and_then(|()| lines.feed(b, &mut |e| seen.push(e)))
+            .and_then(|()| lines.finish(&mut |e| seen.push(e)));
+        (r, seen)
+    };
+    let whole = collect(data.len());
+    let halves = collect(data.len() / 2);
+    assert_eq!(whole, halves, "the split changed what was decoded");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

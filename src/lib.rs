@@ -38,5 +38,6 @@ pub mod shutdown;
 pub mod signals;
 pub mod slots;
 pub mod store;
+mod task_run;
 pub mod time;
 pub mod tls;

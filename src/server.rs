@@ -844,7 +844,7 @@ mod tests {
             _: &BackendRequest<'_>,
             _: &CancelToken,
             _: Instant,
-            _: &mut dyn FnMut(&str),
+            _: &mut dyn FnMut(crate::backend::BackendEvent<'_>),
         ) -> Result<(), BackendError> {
             if self.in_name {
                 return Err(BackendError::TimedOut(Duration::from_secs(1)));

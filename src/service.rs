@@ -5,7 +5,7 @@
 //! `protocol`; this module works on the internal model, the task store and
 //! the backend.
 
-use crate::backend::{Backend, BackendError, BackendRequest};
+use crate::backend::Backend;
 use crate::metrics::{Metrics, Outcome};
 use crate::protocol::model::*;
 use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
@@ -13,7 +13,8 @@ use crate::protocol::{
     self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
-use crate::store::{new_task, CancelToken, StoreError, StoreLimits, TaskStore};
+use crate::store::{new_task, CancelToken, ResumeError, StoreError, StoreLimits, TaskStore};
+use crate::task_run::Runner;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -258,21 +259,7 @@ impl Service {
         version: Version,
         id: &Value,
     ) -> Result<Reply, RpcError> {
-        if p.has_push_config {
-            return err(RpcError::new(
-                codes::PUSH_NOT_SUPPORTED,
-                "push notifications are not supported by this agent; omit pushNotificationConfig",
-            ));
-        }
-        if !accepts_text(&p.accepted_output_modes) {
-            return err(RpcError::new(
-                codes::CONTENT_TYPE_NOT_SUPPORTED,
-                format!(
-                    "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
-                    p.accepted_output_modes
-                ),
-            ));
-        }
+        check_send_config(&p)?;
         // A slot first, so a refused request leaves no task behind.
         let Some(permit) = self.slots.acquire(self.cfg.queue_wait) else {
             self.metrics.busy_refusals.fetch_add(1, Ordering::Relaxed);
@@ -282,9 +269,19 @@ impl Service {
             ));
             return Ok(Reply::Busy(protocol::error_bytes(id, &e, version)));
         };
-        // The backend's copy of the text; the message itself moves into the store.
-        let text = p.message.text();
-        let (task_id, cancel) = self.start_task(p.message, &text)?;
+        let answer_message = |m: &Message| {
+            let bytes = success_bytes(id, wire(&SendResult::Message(m), version), 0);
+            Ok(Reply::Json(bytes))
+        };
+        let follow_up = FollowUp { version, streaming };
+        let (task_id, cancel, resumed) = match self.start_task(p.message, follow_up)? {
+            Started::Task {
+                id,
+                cancel,
+                resumed,
+            } => (id, cancel, resumed),
+            Started::Answered(m) => return answer_message(&m),
+        };
         crate::logging::note_task(&task_id);
         let encode = |t: &Task, bytes| {
             let result = SendResult::Task(t);
@@ -296,7 +293,7 @@ impl Service {
                 .store
                 .subscribe(&task_id, |t| encode_stream_task(t, version))
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
-            self.spawn_run(permit, task_id, text, cancel)?;
+            self.spawn_run(permit, task_id, cancel)?;
             return Ok(Reply::Stream {
                 id: id.clone(),
                 version,
@@ -309,33 +306,38 @@ impl Service {
                 .store
                 .read_sized(&task_id, p.history_length, encode)
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
-            self.spawn_run(permit, task_id, text, cancel)?;
+            self.spawn_run(permit, task_id, cancel)?;
             return Ok(Reply::Json(result));
         }
         // Blocking: run right here on the worker thread; no thread spawned.
-        self.run(&task_id, &text, &cancel);
+        // A direct reply replaces a new task; a resumed one is completed by it.
+        let direct = self.runner().run(&task_id, &cancel, !resumed);
         drop(permit);
-        // the reply is the peak: keep the backend's copy out of it
-        drop(text);
-        let result = self
-            .store
-            .read_sized(&task_id, p.history_length, encode)
-            .ok_or_else(|| RpcError::internal("task was evicted"))?;
-        Ok(Reply::Json(result))
+        match direct {
+            Some(m) => answer_message(&m),
+            None => self
+                .store
+                .read_sized(&task_id, p.history_length, encode)
+                .map(Reply::Json)
+                .ok_or_else(|| RpcError::internal("task was evicted")),
+        }
     }
 
-    /// Creates a task, or continues the one the message names. `text` is
-    /// the message's text, for the heartbeat's preview.
-    fn start_task(&self, m: Message, text: &str) -> Result<(String, CancelToken), RpcError> {
+    /// Creates a task, or continues the one the message names.
+    fn start_task(&self, m: Message, follow_up: FollowUp) -> Result<Started, RpcError> {
         if let Some(tid) = m.task_id.clone() {
-            return self.continue_task(tid, m);
+            return self.continue_task(tid, m, follow_up);
         }
+        let preview = crate::metrics::truncate(&m.text_ref(), 120);
         let task = new_task(m);
         let id = task.id.clone();
         let cancel = CancelToken::new();
-        let preview = crate::metrics::truncate(text, 120);
         match self.store.insert(task, cancel.clone(), preview) {
-            Ok(()) => Ok((id, cancel)),
+            Ok(()) => Ok(Started::Task {
+                id,
+                cancel,
+                resumed: false,
+            }),
             Err(StoreError::Full) => Err(RpcError::internal(
                 "the task store is full of unfinished tasks (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
             )),
@@ -343,60 +345,60 @@ impl Service {
         }
     }
 
-    /// A follow-up to a task waiting for input: `m` joins its history.
+    /// A follow-up to a task waiting for input: `m` joins its history. A
+    /// 0.3 `message/send` to a finished task is answered with a message in
+    /// its context (0.3 clients expect a success); the task stays finished.
     fn continue_task(
         &self,
         tid: String,
-        mut m: Message,
-    ) -> Result<(String, CancelToken), RpcError> {
-        let (state, context_id) = self
-            .store
-            .read(&tid, None, |t| (t.status.state, t.context_id.clone()))
-            .ok_or_else(|| RpcError::task_not_found(&tid))?;
-        if state.is_terminal() {
-            return Err(RpcError::new(
-                codes::UNSUPPORTED_OPERATION,
-                format!(
+        m: Message,
+        follow_up: FollowUp,
+    ) -> Result<Started, RpcError> {
+        let refused = match self.store.resume(&tid, m) {
+            Ok(cancel) => {
+                return Ok(Started::Task {
+                    id: tid,
+                    cancel,
+                    resumed: true,
+                })
+            }
+            Err(e) => e,
+        };
+        match refused {
+            ResumeError::NotFound => Err(RpcError::task_not_found(&tid)),
+            ResumeError::OtherContext { given, task } => Err(RpcError::invalid_params(format!(
+                "params.message.contextId {given:?} does not match task {tid:?}'s context {task:?}"
+            ))),
+            ResumeError::Finished { state, context_id } => {
+                let why = format!(
                     "task {tid:?} is already {}; send the message without taskId to start a new task",
                     v03::state_str(state)
-                ),
-            ));
-        }
-        if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
-            return Err(RpcError::new(
+                );
+                if follow_up.version == Version::V03 && !follow_up.streaming {
+                    let parts = vec![Part::text(format!("Not added: {why}."))];
+                    let m = Message::agent(parts, Some(&tid), &context_id);
+                    return Ok(Started::Answered(m));
+                }
+                Err(RpcError::new(codes::UNSUPPORTED_OPERATION, why))
+            }
+            ResumeError::NotWaiting(state) => Err(RpcError::new(
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {tid:?} is still {}; wait for it or cancel it",
                     v03::state_str(state)
                 ),
-            ));
+            )),
         }
-        if let Some(c) = &m.context_id {
-            if *c != context_id {
-                return Err(RpcError::invalid_params(format!(
-                    "params.message.contextId {c:?} does not match task {tid:?}'s context {context_id:?}"
-                )));
-            }
-        }
-        m.context_id = Some(context_id);
-        self.store
-            .push_history(&tid, m)
-            .map_err(|_| RpcError::task_not_found(&tid))?;
-        let cancel = self
-            .store
-            .cancel_token(&tid)
-            .ok_or_else(|| RpcError::task_not_found(&tid))?;
-        Ok((tid, cancel))
     }
 
     /// Runs the backend on a named thread, which takes over the permit:
     /// the slot is freed when the run ends, or at once if the thread cannot
-    /// start (the closure holding the permit is dropped).
+    /// start (the closure holding the permit is dropped). A direct reply
+    /// completes the task, since the client already holds it.
     fn spawn_run(
         self: &Arc<Self>,
         permit: Permit,
         task_id: String,
-        text: String,
         cancel: CancelToken,
     ) -> Result<(), RpcError> {
         let me = Arc::clone(self);
@@ -405,88 +407,59 @@ impl Service {
             .name(name)
             .spawn(move || {
                 let _permit = permit;
-                me.run(&task_id, &text, &cancel);
+                me.runner().run(&task_id, &cancel, false);
             })
             .map(|_| ())
             .map_err(|e| RpcError::internal(format!("could not start a task thread: {e}")))
     }
 
-    /// Runs the backend for one message and settles the task.
-    fn run(&self, task_id: &str, text: &str, cancel: &CancelToken) {
-        let Some(context_id) = self.store.context_id(task_id) else {
-            return;
-        };
-        if self
-            .store
-            .set_status(task_id, TaskState::Working, None)
-            .is_err()
-        {
-            return;
-        }
-        let artifact_id = crate::ids::new_id();
-        let deadline = Instant::now() + self.cfg.task_timeout;
-        let req = BackendRequest {
-            task_id,
-            context_id: &context_id,
-            text,
-        };
-        let run = || {
-            self.backend
-                .run(&req, cancel, deadline, &mut |chunk: &str| {
-                    if !chunk.is_empty() {
-                        let _ =
-                            self.store
-                                .append_text(task_id, &artifact_id, "response", chunk, false);
-                    }
-                })
-        };
-        // a backend that panics fails its task; the thread and slot live on
-        let result = crate::panics::isolate(&"running the backend", run).unwrap_or_else(|| {
-            Err(BackendError::Failed(
-                "Sorry, the agent's backend crashed on this message.".into(),
-            ))
-        });
-        match result {
-            Ok(()) => {
-                // an empty last chunk tells streaming clients the artifact is whole
-                let _ = self
-                    .store
-                    .append_text(task_id, &artifact_id, "response", "", true);
-                let _ = self.store.set_status(task_id, TaskState::Completed, None);
-                self.metrics.record_outcome(None);
-            }
-            Err(BackendError::Canceled) => {
-                let _ =
-                    self.store
-                        .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
-            }
-            Err(e) => {
-                let (backend, secs) = (self.backend.name(), self.cfg.task_timeout.as_secs());
-                // the task's text speaks to the person who asked; the log
-                // and the heartbeat's sample error to the operator
-                let (msg, operator) = match &e {
-                    BackendError::TimedOut(_) => (
-                        format!("Sorry, the agent's backend ({backend}) did not answer within {secs} s."),
-                        format!("{backend} backend timed out after {secs} s (AGENT_TIMEOUT_SECS)"),
-                    ),
-                    other => (
-                        format!("Sorry, the agent's backend ({backend}) failed: {other}"),
-                        format!("{backend} backend failed: {other}"),
-                    ),
-                };
-                log::warn!("task {task_id}: {operator}");
-                self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
-                self.metrics.record_outcome(Some(&operator));
-                // The canvas shows a person only artifact and message text:
-                // say what went wrong there too, not just in the status.
-                let error_id = crate::ids::new_id();
-                let _ = self
-                    .store
-                    .append_text(task_id, &error_id, "error", &msg, true);
-                let _ = self.store.set_status(task_id, TaskState::Failed, Some(msg));
-            }
+    fn runner(&self) -> Runner<'_> {
+        Runner {
+            store: &self.store,
+            backend: self.backend.as_ref(),
+            metrics: &self.metrics,
+            timeout: self.cfg.task_timeout,
         }
     }
+}
+
+/// Where a send's message goes.
+enum Started {
+    Task {
+        id: String,
+        cancel: CancelToken,
+        /// a follow-up to a task that waited for input
+        resumed: bool,
+    },
+    /// answered at once, without running the backend
+    Answered(Message),
+}
+
+/// What a follow-up to a finished task is answered with depends on these.
+#[derive(Clone, Copy)]
+struct FollowUp {
+    version: Version,
+    streaming: bool,
+}
+
+/// What a send may ask for that this agent cannot do.
+fn check_send_config(p: &SendParams) -> Result<(), RpcError> {
+    if p.has_push_config {
+        return Err(RpcError::new(
+            codes::PUSH_NOT_SUPPORTED,
+            "push notifications are not supported by this agent; omit pushNotificationConfig",
+        ));
+    }
+    if !accepts_text(&p.accepted_output_modes) {
+        return Err(RpcError::new(
+            codes::CONTENT_TYPE_NOT_SUPPORTED,
+            format!(
+                "this agent answers in text/plain, which acceptedOutputModes {:?} does not include",
+                p.accepted_output_modes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn accepts_text(modes: &[String]) -> bool {
@@ -561,12 +534,25 @@ mod tests {
         assert!(g["result"].get("history").is_none());
         let c = call(&s, "tasks/cancel", json!({"id": id}));
         assert_eq!(c["error"]["code"], codes::TASK_NOT_CANCELABLE);
+        // 1.0 refuses a message to a finished task; 0.3 answers it with a
+        // message in the task's context and leaves the task as it was
+        let f = call(
+            &s,
+            "SendMessage",
+            json!({"message": {"parts":[{"text":"again"}],"taskId": id}}),
+        );
+        assert_eq!(f["error"]["code"], codes::UNSUPPORTED_OPERATION);
         let f = call(
             &s,
             "message/send",
             json!({"message": {"parts":[{"text":"again"}],"taskId": id}}),
         );
-        assert_eq!(f["error"]["code"], codes::UNSUPPORTED_OPERATION);
+        assert_eq!(f["result"]["kind"], "message", "{f}");
+        assert_eq!(f["result"]["taskId"], id);
+        assert_eq!(f["result"]["contextId"], t["contextId"]);
+        let g = call(&s, "tasks/get", json!({"id": id}));
+        assert_eq!(g["result"]["status"]["state"], "completed");
+        assert_eq!(g["result"]["history"].as_array().unwrap().len(), 1);
     }
 
     #[test]

@@ -40,6 +40,23 @@ impl Default for StoreLimits {
     }
 }
 
+/// Why a follow-up cannot resume a task.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    NotFound,
+    /// the message names another context than the task's
+    OtherContext {
+        given: String,
+        task: String,
+    },
+    Finished {
+        state: TaskState,
+        context_id: String,
+    },
+    /// still running: not waiting for anything
+    NotWaiting(TaskState),
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum StoreError {
     NotFound,
@@ -195,7 +212,13 @@ impl TaskStore {
             if let Some(e) = g.tasks.get(&id) {
                 e.cancel.trigger();
             }
-            let _ = Self::set_status_locked(g, &id, TaskState::Failed, Some(msg), true);
+            let _ = Self::set_status_locked(
+                g,
+                &id,
+                TaskState::Failed,
+                Some(vec![Part::text(msg)]),
+                true,
+            );
             g.expired += 1;
         }
     }
@@ -258,7 +281,40 @@ impl TaskStore {
         Some((f(&e.task), rx))
     }
 
-    /// Appends a message to a task's history (a follow-up from the client).
+    /// A follow-up to a task waiting for input: checked and added to its
+    /// history, and the task moved to `working`, under one lock, so two
+    /// follow-ups cannot both resume it. Returns the task's cancel token.
+    pub fn resume(&self, id: &str, mut m: Message) -> Result<CancelToken, ResumeError> {
+        let mut g = self.lock();
+        let e = g.tasks.get_mut(id).ok_or(ResumeError::NotFound)?;
+        let (state, context_id) = (e.task.status.state, &e.task.context_id);
+        if let Some(given) = m.context_id.as_ref().filter(|c| *c != context_id) {
+            return Err(ResumeError::OtherContext {
+                given: given.clone(),
+                task: context_id.clone(),
+            });
+        }
+        if state.is_terminal() {
+            return Err(ResumeError::Finished {
+                state,
+                context_id: context_id.clone(),
+            });
+        }
+        if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
+            return Err(ResumeError::NotWaiting(state));
+        }
+        m.context_id = Some(context_id.clone());
+        m.task_id = Some(id.to_string());
+        let cancel = e.cancel.clone();
+        let added = m.approx_bytes();
+        e.task.history.push(m);
+        Self::touch(&mut g, id, added, 0);
+        let _ = Self::set_status_locked(&mut g, id, TaskState::Working, None, false);
+        Ok(cancel)
+    }
+
+    /// Appends a message to a task's history.
+    #[cfg(test)]
     pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
         let added = m.approx_bytes();
         let mut g = self.lock();
@@ -276,15 +332,26 @@ impl TaskStore {
         state: TaskState,
         text: Option<String>,
     ) -> Result<(), StoreError> {
+        self.set_status_parts(id, state, text.map(|t| vec![Part::text(t)]))
+    }
+
+    /// Like `set_status`, with the agent's message as any parts (a question,
+    /// a file): the message gets the task's ids here.
+    pub fn set_status_parts(
+        &self,
+        id: &str,
+        state: TaskState,
+        parts: Option<Vec<Part>>,
+    ) -> Result<(), StoreError> {
         let mut g = self.lock();
-        Self::set_status_locked(&mut g, id, state, text, state.is_settled())
+        Self::set_status_locked(&mut g, id, state, parts, state.is_settled())
     }
 
     fn set_status_locked(
         g: &mut Inner,
         id: &str,
         state: TaskState,
-        text: Option<String>,
+        parts: Option<Vec<Part>>,
         is_final: bool,
     ) -> Result<(), StoreError> {
         let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
@@ -293,7 +360,11 @@ impl TaskStore {
             // an expiry must not resurrect the task
             return Ok(());
         }
-        let message = text.map(|t| Message::agent_text(t, &e.task.id, &e.task.context_id));
+        if e.task.status.state == state && parts.is_none() {
+            // nothing new to tell (a resumed task is already working)
+            return Ok(());
+        }
+        let message = parts.map(|p| Message::agent(p, Some(&e.task.id), &e.task.context_id));
         let mut added = 0;
         if let Some(m) = &message {
             added += m.approx_bytes();
@@ -335,6 +406,35 @@ impl TaskStore {
         self.lock().tasks.get(id).map(|e| e.task.context_id.clone())
     }
 
+    /// What a backend run answers: the task's last message (the one that
+    /// started this run), and the history before it if `with_history`.
+    pub fn turn(&self, id: &str, with_history: bool) -> Option<Turn> {
+        let g = self.lock();
+        let t = &g.tasks.get(id)?.task;
+        let (message, before) = t.history.split_last()?;
+        Some(Turn {
+            context_id: t.context_id.clone(),
+            message: message.clone(),
+            history: if with_history {
+                before.to_vec()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Forgets a task (one answered with a direct message instead: to the
+    /// client it never existed). Its subscribers' channels close.
+    pub fn remove(&self, id: &str) {
+        let mut g = self.lock();
+        if let Some(e) = g.tasks.remove(id) {
+            g.bytes -= e.bytes;
+            if let Some(seq) = e.terminal_seq {
+                g.terminal.remove(&(seq, id.to_string()));
+            }
+        }
+    }
+
     /// Adds text to one of the task's artifacts (created on first use, with
     /// `name`) and tells subscribers about the chunk.
     pub fn append_text(
@@ -345,62 +445,61 @@ impl TaskStore {
         chunk: &str,
         last_chunk: bool,
     ) -> Result<(), StoreError> {
+        let artifact = Artifact {
+            artifact_id: artifact_id.to_string(),
+            name: Some(name.to_string()),
+            description: None,
+            parts: vec![Part::text(chunk)],
+            metadata: None,
+        };
+        self.add_artifact(id, artifact, true, last_chunk)
+    }
+
+    /// Adds a chunk of an artifact: with `append`, its parts join the
+    /// artifact of that id (text onto text, so a streamed answer stays one
+    /// part), otherwise it replaces it. Subscribers get the chunk, with
+    /// `append` as it happened (false when the artifact is new).
+    pub fn add_artifact(
+        &self,
+        id: &str,
+        chunk: Artifact,
+        append: bool,
+        last_chunk: bool,
+    ) -> Result<(), StoreError> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
         if e.task.status.state.is_terminal() {
             return Ok(());
         }
-        let (append, added) = match e
+        let event_chunk = (!e.subscribers.is_empty()).then(|| chunk.clone());
+        let existing = e
             .task
             .artifacts
             .iter_mut()
-            .find(|a| a.artifact_id == artifact_id)
-        {
-            Some(a) => match a.parts.last_mut() {
-                Some(Part {
-                    content: PartContent::Text(t),
-                    ..
-                }) => {
-                    t.push_str(chunk);
-                    (true, chunk.len())
-                }
-                _ => {
-                    let part = Part::text(chunk);
-                    let added = part.approx_bytes();
-                    a.parts.push(part);
-                    (true, added)
-                }
-            },
+            .find(|a| a.artifact_id == chunk.artifact_id);
+        let (appended, added, removed) = match existing {
+            Some(a) if append => (true, append_parts(a, chunk.parts), 0),
+            Some(a) => {
+                let added = chunk.approx_bytes();
+                (false, added, std::mem::replace(a, chunk).approx_bytes())
+            }
             None => {
-                let artifact = Artifact {
-                    artifact_id: artifact_id.to_string(),
-                    name: Some(name.to_string()),
-                    description: None,
-                    parts: vec![Part::text(chunk)],
-                    metadata: None,
-                };
-                let added = artifact.approx_bytes();
-                e.task.artifacts.push(artifact);
-                (false, added)
+                let added = chunk.approx_bytes();
+                e.task.artifacts.push(chunk);
+                (false, added, 0)
             }
         };
-        if !e.subscribers.is_empty() {
+        if let Some(artifact) = event_chunk {
             let event = TaskEvent::Artifact {
                 task_id: e.task.id.clone(),
                 context_id: e.task.context_id.clone(),
-                artifact: Artifact {
-                    artifact_id: artifact_id.to_string(),
-                    name: Some(name.to_string()),
-                    description: None,
-                    parts: vec![Part::text(chunk)],
-                    metadata: None,
-                },
-                append,
+                artifact,
+                append: appended,
                 last_chunk,
             };
             Self::notify(e, &event);
         }
-        Self::touch(&mut g, id, added, 0);
+        Self::touch(&mut g, id, added, removed);
         Ok(())
     }
 
@@ -584,6 +683,39 @@ fn decode_token(t: &str) -> Option<(u128, String)> {
         })
         .collect();
     String::from_utf8(bytes?).ok().map(|id| (ts, id))
+}
+
+/// One backend run's input, copied out of the store.
+pub struct Turn {
+    pub context_id: String,
+    pub message: Message,
+    /// the task's history before `message`, oldest first
+    pub history: Vec<Message>,
+}
+
+/// Adds `parts` to `a`, text onto a trailing text part; returns the bytes
+/// added.
+fn append_parts(a: &mut Artifact, parts: Vec<Part>) -> usize {
+    let mut added = 0;
+    for part in parts {
+        match (a.parts.last_mut(), &part.content) {
+            (
+                Some(Part {
+                    content: PartContent::Text(t),
+                    ..
+                }),
+                PartContent::Text(more),
+            ) if part.metadata.is_none() => {
+                t.push_str(more);
+                added += more.len();
+            }
+            _ => {
+                added += part.approx_bytes();
+                a.parts.push(part);
+            }
+        }
+    }
+    added
 }
 
 /// A fresh task for `message`, in `submitted`. Takes the message so its
@@ -833,6 +965,47 @@ mod tests {
         assert_eq!(
             store.get(&a, None).unwrap().status.state,
             TaskState::Canceled
+        );
+    }
+
+    #[test]
+    fn a_waiting_task_is_resumed_once() {
+        let store = TaskStore::new(StoreLimits::default());
+        let a = add(&store, "a").unwrap();
+        let ctx = store.context_id(&a).unwrap();
+        assert_eq!(
+            store.resume(&a, msg("early")).err().unwrap(),
+            ResumeError::NotWaiting(TaskState::Submitted)
+        );
+        store
+            .set_status(&a, TaskState::InputRequired, Some("which?".into()))
+            .unwrap();
+        let mut other = msg("x");
+        other.context_id = Some("elsewhere".into());
+        assert!(matches!(
+            store.resume(&a, other),
+            Err(ResumeError::OtherContext { .. })
+        ));
+        assert!(store.resume(&a, msg("this one")).is_ok());
+        assert_eq!(
+            store.resume(&a, msg("twice")).err().unwrap(),
+            ResumeError::NotWaiting(TaskState::Working)
+        );
+        let t = store.get(&a, None).unwrap();
+        let texts: Vec<String> = t.history.iter().map(Message::text).collect();
+        assert_eq!(texts, ["a", "which?", "this one"]);
+        assert_eq!(t.history[2].task_id.as_deref(), Some(a.as_str()));
+        store.set_status(&a, TaskState::Completed, None).unwrap();
+        assert_eq!(
+            store.resume(&a, msg("late")).err().unwrap(),
+            ResumeError::Finished {
+                state: TaskState::Completed,
+                context_id: ctx
+            }
+        );
+        assert_eq!(
+            store.resume("nope", msg("x")).err().unwrap(),
+            ResumeError::NotFound
         );
     }
 

@@ -2,7 +2,7 @@
 //! it answers word by word, spread over that time, which makes streaming,
 //! cancel and graceful shutdown visible in demos and tests.
 
-use super::{Backend, BackendError, BackendRequest};
+use super::{Backend, BackendError, BackendEvent, BackendRequest};
 use crate::store::CancelToken;
 use std::time::{Duration, Instant};
 
@@ -44,10 +44,10 @@ impl Backend for EchoBackend {
         req: &BackendRequest<'_>,
         cancel: &CancelToken,
         deadline: Instant,
-        emit: &mut dyn FnMut(&str),
+        emit: &mut dyn FnMut(BackendEvent<'_>),
     ) -> Result<(), BackendError> {
         if self.delay.is_zero() {
-            emit(req.text);
+            emit(BackendEvent::Text(req.text));
             return Ok(());
         }
         let parts = chunks(req.text);
@@ -62,7 +62,7 @@ impl Backend for EchoBackend {
             if cancel.wait_timeout(step) {
                 return Err(BackendError::Canceled);
             }
-            emit(part);
+            emit(BackendEvent::Text(part));
         }
         Ok(())
     }
@@ -79,13 +79,18 @@ mod tests {
         budget: Duration,
     ) -> (Result<(), BackendError>, Vec<String>) {
         let mut out = Vec::new();
+        let message = crate::protocol::model::Message::agent_text(text, "t", "c");
         let req = BackendRequest {
             task_id: "t",
             context_id: "c",
             text,
+            message: &message,
+            history: &[],
         };
-        let r = b.run(&req, cancel, Instant::now() + budget, &mut |c| {
-            out.push(c.to_string())
+        let r = b.run(&req, cancel, Instant::now() + budget, &mut |e| {
+            if let BackendEvent::Text(c) = e {
+                out.push(c.to_string())
+            }
         });
         (r, out)
     }

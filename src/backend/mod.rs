@@ -1,24 +1,32 @@
 //! Backends: what actually answers a message.
 //!
-//! Invariant: a backend knows nothing of A2A wire formats or HTTP routing. It
-//! gets the text of one message and its task context, pushes text chunks out
-//! through `emit` (so streaming works), checks the cancel token between
-//! chunks, and respects the deadline.
+//! Invariant: a backend knows nothing of HTTP routing. It gets one message
+//! (all its parts and ids) and, if it asks, the task's history; it pushes
+//! events out through `emit` as they happen (text chunks, status changes,
+//! artifacts, or a direct reply), checks the cancel token, and respects the
+//! deadline. The `jsonl` mode's programs see the model as A2A 0.3 JSON, so
+//! that one module uses `protocol`'s encoder and part decoder.
 
 mod command;
 mod echo;
+pub mod events;
+mod jsonl;
 mod net;
 mod openai;
+mod pipes;
 pub mod probe;
 mod watchdog;
 mod webhook;
 
 pub use command::CommandBackend;
 pub use echo::EchoBackend;
+pub use events::{ArtifactChunk, BackendEvent, BackendState};
+pub use jsonl::{decode_event, EventError, EventLimits, Lines};
 pub use openai::{parse_sse_line, OpenAiBackend, SseLine};
 pub use webhook::WebhookBackend;
 
 use crate::config::BackendConfig;
+use crate::protocol::model::Message;
 use crate::store::CancelToken;
 use net::Client;
 use std::sync::Arc;
@@ -30,6 +38,11 @@ pub struct BackendRequest<'a> {
     pub context_id: &'a str,
     /// the message's text parts joined by newlines
     pub text: &'a str,
+    /// the whole message: every part, its ids and metadata
+    pub message: &'a Message,
+    /// the task's history before `message`, oldest first; empty unless the
+    /// backend `wants_history`
+    pub history: &'a [Message],
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,14 +69,19 @@ pub trait Backend: Send + Sync {
     /// Short name for logs and the card (`echo`, `openai`, ...).
     fn name(&self) -> &'static str;
 
-    /// Answers one message. Text goes out through `emit` as it is produced;
-    /// returning `Ok` means the answer is complete.
+    /// Whether `run` needs the task's history (it is copied for it).
+    fn wants_history(&self) -> bool {
+        false
+    }
+
+    /// Answers one message. Events go out through `emit` as they happen;
+    /// returning `Ok` without a final status means the answer is complete.
     fn run(
         &self,
         req: &BackendRequest<'_>,
         cancel: &CancelToken,
         deadline: Instant,
-        emit: &mut dyn FnMut(&str),
+        emit: &mut dyn FnMut(BackendEvent<'_>),
     ) -> Result<(), BackendError>;
 }
 

@@ -8,7 +8,7 @@
 use super::net::Client;
 use super::{
     describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
-    BackendRequest,
+    BackendEvent, BackendRequest,
 };
 use crate::config::OpenAiConfig;
 use crate::store::CancelToken;
@@ -183,7 +183,7 @@ impl Backend for OpenAiBackend {
         req: &BackendRequest<'_>,
         cancel: &CancelToken,
         deadline: Instant,
-        emit: &mut dyn FnMut(&str),
+        emit: &mut dyn FnMut(BackendEvent<'_>),
     ) -> Result<(), BackendError> {
         let total = deadline.saturating_duration_since(Instant::now());
         let history = self
@@ -219,9 +219,9 @@ impl Backend for OpenAiBackend {
         };
         refuse_redirect(&self.what(), &resp)?;
         let read = if resp.content_type().contains("event-stream") {
-            self.read_stream(resp, emit)
+            self.read_stream(resp, &mut |t| emit(BackendEvent::Text(t)))
         } else {
-            self.read_whole(resp, emit)
+            self.read_whole(resp, &mut |t| emit(BackendEvent::Text(t)))
         };
         // a closed connection reads like the end of the answer: ask the
         // watchdog whether it was one

@@ -176,6 +176,7 @@ mod tests {
                 withheld: vec![],
             },
             user: None,
+            format: crate::config::CommandFormat::Text,
         })
     }
 

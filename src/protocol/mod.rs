@@ -285,7 +285,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
 
 /// Scans for nesting deeper than `max` without building anything, so a body
 /// of 100k `[` is refused in linear time and constant memory.
-fn nesting_exceeds(body: &[u8], max: usize) -> Option<usize> {
+pub(crate) fn nesting_exceeds(body: &[u8], max: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut in_str = false;
     let mut escaped = false;

@@ -110,15 +110,34 @@ pub struct Message {
 
 impl Message {
     pub fn agent_text(text: impl Into<String>, task_id: &str, context_id: &str) -> Message {
+        Message::agent(vec![Part::text(text)], Some(task_id), context_id)
+    }
+
+    /// The agent's words in a context, in a task when there is one.
+    pub fn agent(parts: Vec<Part>, task_id: Option<&str>, context_id: &str) -> Message {
         Message {
             message_id: crate::ids::new_id(),
             role: Role::Agent,
-            parts: vec![Part::text(text)],
+            parts,
             context_id: Some(context_id.to_string()),
-            task_id: Some(task_id.to_string()),
+            task_id: task_id.map(str::to_string),
             reference_task_ids: Vec::new(),
             extensions: Vec::new(),
             metadata: None,
+        }
+    }
+
+    /// Like `text`, borrowed when there is one text part (the usual case),
+    /// so a backend run holds no second copy of a large message.
+    pub fn text_ref(&self) -> std::borrow::Cow<'_, str> {
+        let mut texts = self.parts.iter().filter_map(|p| match &p.content {
+            PartContent::Text(t) => Some(t.as_str()),
+            _ => None,
+        });
+        match (texts.next(), texts.next()) {
+            (None, _) => std::borrow::Cow::Borrowed(""),
+            (Some(one), None) => std::borrow::Cow::Borrowed(one),
+            _ => std::borrow::Cow::Owned(self.text()),
         }
     }
 
@@ -555,6 +574,20 @@ mod tests {
         for (field, t) in tasks {
             assert!(t.approx_bytes() >= MB, "{field}: {}", t.approx_bytes());
         }
+    }
+
+    #[test]
+    fn text_ref_borrows_one_part_and_joins_several() {
+        let mut m = message();
+        assert!(matches!(m.text_ref(), std::borrow::Cow::Borrowed("hi")));
+        m.parts.push(Part {
+            content: PartContent::Data(json!({})),
+            metadata: None,
+        });
+        m.parts.push(Part::text("there"));
+        assert_eq!(m.text_ref(), "hi\nthere");
+        m.parts.clear();
+        assert_eq!(m.text_ref(), "");
     }
 
     #[test]

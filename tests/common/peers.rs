@@ -165,6 +165,28 @@ pub fn mock_webhook() -> Peer {
     })
 }
 
+/// A webhook that answers with jsonl-protocol `events`: a question first,
+/// then (once the history holds it) a data artifact; `message` gets a
+/// direct reply, `bad` an event that is not one.
+pub fn mock_events_webhook() -> Peer {
+    serve(|rq, body, _| {
+        let turns = body["history"].as_array().map_or(0, Vec::len);
+        let events = match body["text"].as_str().unwrap_or("") {
+            "message" => {
+                json!([{"kind": "message", "parts": [{"kind": "text", "text": "just this"}]}])
+            }
+            "bad" => json!([{"kind": "status-update", "status": {"state": "canceled"}}]),
+            _ if turns == 0 => json!([{"kind": "status-update",
+                "status": {"state": "input-required", "message": "Which city?"}}]),
+            _ => json!([
+                {"kind": "artifact-update", "artifact": {"name": "weather",
+                    "parts": [{"kind": "data", "data": {"city": body["text"], "turns": turns}}]}},
+                {"kind": "status-update", "status": {"state": "completed"}}]),
+        };
+        json_response(rq, 200, json!({ "events": events }))
+    })
+}
+
 /// A peer that accepts connections, reads whatever comes and never answers:
 /// a hung model server or webhook. Records when each connection is closed
 /// by the other side.

@@ -12,7 +12,7 @@ wa_venv "$VENV03" requirements-v03.txt
 
 status=0
 "$VENV10/bin/python" -m pytest -q -p no:cacheprovider \
-  test_interop_v10.py test_metrics.py test_deploy.py || status=$?
+  test_interop_v10.py test_conformance_v10.py test_metrics.py test_deploy.py || status=$?
 "$VENV03/bin/python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
-  test_interop_v03.py || status=$?
+  test_interop_v03.py test_conformance_v03.py || status=$?
 exit $status
