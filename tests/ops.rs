@@ -262,12 +262,12 @@ fn the_start_up_line_names_the_backend_without_secrets() {
         ("OPENAI_MODEL", "qwen-test"),
         ("OPENAI_API_KEY", "sk-very-secret-key"),
     ]);
+    // the card can answer before the start-up line is written: wait for it
+    let line = "backend=openai (model qwen-test, base URL http://127.0.0.1:9/v1, API key set)";
+    let logged = eventually(std::time::Duration::from_secs(5), || {
+        a.logs().contains(line)
+    });
     let logs = a.logs();
-    assert!(
-        logs.contains(
-            "backend=openai (model qwen-test, base URL http://127.0.0.1:9/v1, API key set)"
-        ),
-        "{logs}"
-    );
+    assert!(logged, "{logs}");
     assert!(!logs.contains("sk-very-secret-key"));
 }
