@@ -30,17 +30,6 @@ def server(path):
     return bench.Server(os.path.basename(path), [path], env, port)
 
 
-def other_load():
-    """Processes outside this benchmark that use a core (a fuzz campaign, a build)."""
-    out = subprocess.run(["ps", "-eo", "pcpu,comm", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    busy = []
-    for line in out.splitlines()[1:]:
-        pcpu, comm = line.split(None, 1)
-        if float(pcpu) >= 20 and comm not in ("ps", "python3", "wrk"):
-            busy.append(f"{comm} {pcpu}%")
-    return busy
-
-
 def image_idle_rss(image, waits=(1, 30)):
     """RSS of the agent process inside a container of the image (via the
     container's PID on the host), `waits` seconds after `docker run`."""
@@ -70,7 +59,7 @@ def main():
     bins = dict(b.split("=", 1) for b in args.binaries)
     conns = [16, 256]
     res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "duration": args.duration,
-           "conns": conns, "load_before": other_load(), "builds": {}}
+           "conns": conns, "load_before": bench.other_load(), "builds": {}}
 
     # Idle RSS: all servers started together (so they share the 30 s wait).
     servers = {n: server(p) for n, p in bins.items()}
@@ -99,7 +88,7 @@ def main():
         b["stop_ms"] = s.stop() * 1000
         print(f"{n}: card {[round(p['rps']) for p in b['card']]} send {[round(p['rps']) for p in b['send']]}",
               file=sys.stderr)
-    res["load_after"] = other_load()
+    res["load_after"] = bench.other_load()
     res["image"] = {"name": args.image, "idle_rss_kib": image_idle_rss(args.image)}
     try:
         res["image"]["size"] = int(subprocess.run(["docker", "image", "inspect", args.image, "-f", "{{.Size}}"],

@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use serde_json::{json, Value};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 pub const CARD_PATH: &str = "/.well-known/agent-card.json";
@@ -34,6 +35,34 @@ pub struct Cards {
 pub struct Capabilities {
     pub streaming: bool,
     pub push_notifications: bool,
+}
+
+impl Capabilities {
+    /// What this agent does: streams, and no push notifications.
+    pub const AGENT: Capabilities = Capabilities {
+        streaming: true,
+        push_notifications: false,
+    };
+}
+
+/// The one copy of the cards being served: the server reads it for every
+/// card request, the platform thread for every registration, and a reload
+/// swaps it whole.
+#[derive(Clone)]
+pub struct SharedCards(Arc<RwLock<Arc<Cards>>>);
+
+impl SharedCards {
+    pub fn new(cards: Cards) -> SharedCards {
+        SharedCards(Arc::new(RwLock::new(Arc::new(cards))))
+    }
+
+    pub fn get(&self) -> Arc<Cards> {
+        Arc::clone(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn set(&self, cards: Cards) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cards);
+    }
 }
 
 fn skills(cfg: &Config) -> Value {

@@ -1,7 +1,10 @@
 //! workspace-agent: a tiny synchronous A2A agent for Molecule AI workspaces.
 //!
-//! The binary (`src/main.rs`) wires the threads; this library holds the
-//! parts, each with one job. See ARCHITECTURE.md for the map.
+//! `agent::Agent` wires the threads; the binary (`src/main.rs`) parses the
+//! command and the configuration and calls it. The other modules are the
+//! parts, each with one job (ARCHITECTURE.md has the map). Only what the
+//! binary, the tests and the fuzz targets use is public, so the compiler
+//! reports the rest when it goes unused.
 //!
 //! ```no_run
 //! // Decode a JSON-RPC request the way the server does:
@@ -11,33 +14,34 @@
 //! assert_eq!(req.method, "message/send");
 //! ```
 
-pub mod backend;
-pub mod card;
-pub mod children;
+pub mod agent;
+mod backend;
+mod card;
+mod children;
 pub mod cli;
 pub mod config;
-pub mod fsutil;
+mod fsutil;
 pub mod fuzz_checks;
-pub mod health;
-pub mod http_client;
-pub mod http_url;
-pub mod ids;
-pub mod logging;
-pub mod memory;
-pub mod metrics;
+mod health;
+mod http_client;
+mod http_url;
+mod ids;
+mod logging;
+mod memory;
+mod metrics;
 pub mod panics;
-pub mod platform;
-pub mod proc_self;
+mod platform;
+mod proc_self;
 pub mod protocol;
-pub mod redact;
-pub mod reload;
-pub mod route;
+mod redact;
+mod reload;
+mod route;
 pub mod server;
-pub mod service;
+mod service;
 pub mod shutdown;
 pub mod signals;
-pub mod slots;
-pub mod store;
+mod slots;
+mod store;
 mod task_run;
-pub mod time;
-pub mod tls;
+mod time;
+mod tls;

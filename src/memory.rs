@@ -3,7 +3,7 @@
 //! Which allocator runs depends on the build: glibc builds use glibc's
 //! malloc; the musl builds (`make static`) use the allocator chosen by a
 //! Cargo feature (`mimalloc`; jemalloc was measured too, see
-//! BENCHMARKS.md), or musl's own malloc without one. [`ALLOCATOR`] names it.
+//! BENCHMARKS.md), or musl's own malloc without one.
 //!
 //! Three habits of the platform inflate a tiny server's RSS:
 //! * glibc gives each allocating thread its own malloc arena (up to 8 per
@@ -24,20 +24,6 @@
 //!
 //! Everything here is advice to the kernel or allocator; none of it changes
 //! what the program does, and all of it is skipped where unsupported.
-
-/// The allocator of this build: "glibc", "musl", "mimalloc" or "jemalloc"
-/// ("system" elsewhere).
-pub const ALLOCATOR: &str = if cfg!(all(target_env = "musl", feature = "mimalloc")) {
-    "mimalloc"
-} else if cfg!(all(target_env = "musl", feature = "tikv-jemallocator")) {
-    "jemalloc"
-} else if cfg!(target_env = "musl") {
-    "musl"
-} else if cfg!(target_env = "gnu") {
-    "glibc"
-} else {
-    "system"
-};
 
 #[cfg(all(target_env = "musl", feature = "mimalloc"))]
 extern "C" {

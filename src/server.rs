@@ -6,22 +6,23 @@
 //! on `recv`, answer each request exactly once, and exit when the stop flag
 //! is up and the queue has been drained.
 
-use crate::card::Cards;
+use crate::card::SharedCards;
+use crate::config::Limits;
 use crate::health::Readiness;
 use crate::metrics::{Metrics, Sampled};
 use crate::protocol::model::TaskEvent;
 use crate::protocol::wire::{wire, Success};
-use crate::protocol::{self, codes, RpcError, Version};
+use crate::protocol::{self, codes, Call, RpcError, RpcRequest, Version};
 use crate::route::Route;
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
-use crate::slots::Slots;
+use crate::slots::{Permit, Slots};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
@@ -39,17 +40,16 @@ const MAX_OVERFLOW_THREADS: usize = 256;
 /// short enough that a health check queued behind it is not delayed.
 const LONG_SLOT_WAIT: Duration = Duration::from_millis(20);
 
-pub struct State {
-    pub cards: RwLock<Arc<Cards>>,
-    pub service: Arc<Service>,
-    pub metrics: Arc<Metrics>,
-    pub stop: Stop,
-    pub auth_token: Option<String>,
+pub(crate) struct State {
+    cards: SharedCards,
+    service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    stop: Stop,
+    auth_token: Option<String>,
     metrics_auth: bool,
     readiness: Readiness,
-    pub max_body: usize,
-    body_stall: Duration,
-    body_timeout: Duration,
+    /// body size and time limits (the connection's own go to tiny_http)
+    limits: Limits,
     /// worker threads that may be held by long requests (streams, blocking
     /// sends); the rest stay free for the card and health checks
     long_slots: Arc<Slots>,
@@ -61,51 +61,50 @@ pub struct State {
 impl State {
     fn new(parts: ServerParts, http: Arc<tiny_http::Server>) -> State {
         State {
-            cards: RwLock::new(Arc::new(parts.cards)),
+            cards: parts.cards,
             service: parts.service,
             metrics: parts.metrics,
             stop: parts.stop,
             auth_token: parts.auth_token,
             metrics_auth: parts.metrics_auth,
             readiness: parts.readiness,
-            max_body: parts.limits.max_body_bytes,
-            body_stall: parts.limits.idle_timeout,
-            body_timeout: parts.limits.body_timeout,
+            limits: parts.limits,
             long_slots: Slots::new(parts.workers.saturating_sub(2).max(1)),
             overflow: AtomicUsize::new(0),
             http,
         }
     }
 
-    pub fn open_connections(&self) -> usize {
+    fn open_connections(&self) -> usize {
         self.http.open_connections()
     }
 }
 
-pub struct HttpServer {
-    pub state: Arc<State>,
-    pub local_addr: SocketAddr,
+pub(crate) struct HttpServer {
+    state: Arc<State>,
+    pub(crate) local_addr: SocketAddr,
     workers: Vec<JoinHandle<()>>,
     alive: Arc<AtomicUsize>,
 }
 
 /// What `HttpServer::start` needs besides the listener.
-pub struct ServerParts {
-    pub cards: Cards,
-    pub service: Arc<Service>,
-    pub metrics: Arc<Metrics>,
-    pub stop: Stop,
-    pub auth_token: Option<String>,
+pub(crate) struct ServerParts {
+    /// the cards served, swapped on reload by whoever holds the other handle
+    pub(crate) cards: SharedCards,
+    pub(crate) service: Arc<Service>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) stop: Stop,
+    pub(crate) auth_token: Option<String>,
     /// `/metrics` requires `auth_token` too
-    pub metrics_auth: bool,
-    pub readiness: Readiness,
-    pub workers: usize,
-    pub limits: crate::config::Limits,
+    pub(crate) metrics_auth: bool,
+    pub(crate) readiness: Readiness,
+    pub(crate) workers: usize,
+    pub(crate) limits: Limits,
 }
 
 impl HttpServer {
     /// Binds first so a busy port is reported before anything else starts.
-    pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         TcpListener::bind(addr).map_err(|e| {
             let hint = match e.kind() {
                 std::io::ErrorKind::AddrInUse => {
@@ -120,7 +119,7 @@ impl HttpServer {
         })
     }
 
-    pub fn start(listener: TcpListener, parts: ServerParts) -> Result<HttpServer, String> {
+    pub(crate) fn start(listener: TcpListener, parts: ServerParts) -> Result<HttpServer, String> {
         let local_addr = listener
             .local_addr()
             .map_err(|e| format!("listener has no address: {e}"))?;
@@ -161,16 +160,22 @@ impl HttpServer {
         })
     }
 
+    /// Counts the HTTP connections open at each call (the heartbeat's figure).
+    pub(crate) fn connection_counter(&self) -> impl Fn() -> usize + Send + 'static {
+        let state = Arc::clone(&self.state);
+        move || state.open_connections()
+    }
+
     /// Stops accepting connections at once; queued requests are still
     /// answered.
-    pub fn stop_accepting(&self) {
+    pub(crate) fn stop_accepting(&self) {
         self.state.http.stop_accepting();
     }
 
     /// Wakes every worker (`unblock` wakes only one at a time, so it is
     /// repeated until they are all gone) and joins them, up to `deadline`.
     /// Returns how many workers were still busy at the deadline.
-    pub fn join(self, deadline: Instant) -> usize {
+    pub(crate) fn join(&mut self, deadline: Instant) -> usize {
         loop {
             let alive = self.alive.load(Ordering::SeqCst);
             if alive == 0 || Instant::now() >= deadline {
@@ -183,7 +188,7 @@ impl HttpServer {
         }
         let left = self.alive.load(Ordering::SeqCst);
         if left == 0 {
-            for w in self.workers {
+            for w in self.workers.drain(..) {
                 let _ = w.join();
             }
         }
@@ -242,7 +247,7 @@ fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request>
 }
 
 /// What tiny_http bounds per connection, from the configured limits.
-fn connection_limits(l: &crate::config::Limits) -> tiny_http::Limits {
+fn connection_limits(l: &Limits) -> tiny_http::Limits {
     tiny_http::Limits {
         max_connections: l.max_connections,
         read_timeout: Some(l.idle_timeout),
@@ -294,11 +299,17 @@ fn request_header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
 
 const JSON: &str = "application/json";
 
-fn json_bytes(
-    status: u16,
-    body: Vec<u8>,
-    extra: &[(&str, &str)],
-) -> Response<std::io::Cursor<Vec<u8>>> {
+/// Every answer but a stream: a body in memory (none for 204 and 304), so
+/// one type serves every route without boxing the reader.
+type Answer = Response<std::io::Cursor<Vec<u8>>>;
+
+/// An answer without a body, as `Response::empty` makes it.
+fn no_body(status: u16) -> Answer {
+    let empty = std::io::Cursor::new(Vec::new());
+    Response::new(StatusCode(status), Vec::new(), empty, Some(0), None)
+}
+
+fn json_bytes(status: u16, body: Vec<u8>, extra: &[(&str, &str)]) -> Answer {
     let mut headers = vec![("Content-Type", JSON)];
     headers.extend_from_slice(extra);
     with_headers(
@@ -307,16 +318,9 @@ fn json_bytes(
     )
 }
 
-fn plain_error(
-    status: u16,
-    message: &str,
-    extra: &[(&str, &str)],
-) -> Response<std::io::Cursor<Vec<u8>>> {
-    json_bytes(
-        status,
-        json!({"error": message}).to_string().into_bytes(),
-        extra,
-    )
+fn plain_error(status: u16, message: &str, extra: &[(&str, &str)]) -> Answer {
+    let body = json!({"error": message}).to_string().into_bytes();
+    json_bytes(status, body, extra)
 }
 
 fn respond<R: Read>(state: &State, rq: Request, r: Route, resp: Response<R>) {
@@ -344,54 +348,41 @@ fn path_of(rq: &Request) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
 
-/// Answers one request on route `r` (`Route::of(path_of(&rq))`).
+/// Answers one request on route `r` (`Route::of(path_of(&rq))`). An A2A
+/// call answers itself (it may stream, or move to an overflow thread);
+/// every other answer is built whole here and leaves through `respond`.
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
-    let method = rq.method().clone();
-    match (r, &method) {
-        (Route::Card, Method::Get | Method::Head) => serve_card(state, rq),
-        (Route::Healthz | Route::Readyz, Method::Get | Method::Head) => serve_health(state, rq, r),
-        (Route::Metrics, Method::Get | Method::Head) => {
-            if state.metrics_auth && !authorized(state, &rq) {
-                return respond(state, rq, r, unauthorized());
-            }
-            let body = metrics_text(state);
-            let resp = with_headers(
-                Response::from_data(body.into_bytes()),
-                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-            );
-            respond(state, rq, r, resp);
-        }
-        (Route::A2a, Method::Post) => serve_a2a(state, rq),
-        (Route::NotFound, _) => {
-            let resp = plain_error(404, &format!("no route for {}", path_of(&rq)), &[]);
-            respond(state, rq, r, resp)
-        }
-        (_, Method::Options) => {
-            let allow = if matches!(r, Route::A2a) {
-                "POST, OPTIONS"
-            } else {
-                "GET, HEAD, OPTIONS"
-            };
-            let resp = with_headers(Response::empty(204), &[("Allow", allow)]);
-            respond(state, rq, r, resp);
-        }
+    let resp = match (r, rq.method()) {
+        (Route::A2a, Method::Post) => return serve_a2a(state, rq),
+        (Route::Card, Method::Get | Method::Head) => card_answer(state, &rq),
+        (Route::Healthz | Route::Readyz, Method::Get | Method::Head) => health_answer(state, r),
+        (Route::Metrics, Method::Get | Method::Head) => metrics_answer(state, &rq),
+        (Route::NotFound, _) => plain_error(404, &format!("no route for {}", path_of(&rq)), &[]),
+        (_, Method::Options) => with_headers(no_body(204), &[("Allow", allow(r))]),
         (_, m) => {
-            let allow = if matches!(r, Route::A2a) {
-                "POST, OPTIONS"
-            } else {
-                "GET, HEAD, OPTIONS"
-            };
-            let path = path_of(&rq);
+            let (path, allow) = (path_of(&rq), allow(r));
             let msg = format!("method {m} is not allowed on {path} (allowed: {allow})");
-            respond(state, rq, r, plain_error(405, &msg, &[("Allow", allow)]));
+            plain_error(405, &msg, &[("Allow", allow)])
         }
+    };
+    respond(state, rq, r, resp);
+}
+
+/// The methods a route answers (`Allow`).
+fn allow(r: Route) -> &'static str {
+    match r {
+        Route::A2a => "POST, OPTIONS",
+        _ => "GET, HEAD, OPTIONS",
     }
 }
 
-fn metrics_text(state: &State) -> String {
+fn metrics_answer(state: &State, rq: &Request) -> Answer {
+    if state.metrics_auth && !authorized(state, rq) {
+        return unauthorized();
+    }
     let svc = &state.service;
-    let st = svc.store.stats();
-    state.metrics.render(&Sampled {
+    let st = svc.store_stats();
+    let body = state.metrics.render(&Sampled {
         active_tasks: svc.active_tasks(),
         tasks_stored: st.tasks,
         tasks_live: st.live,
@@ -399,11 +390,14 @@ fn metrics_text(state: &State) -> String {
         tasks_evicted: st.evicted,
         tasks_expired: st.expired,
         open_connections: state.open_connections(),
-    })
+    });
+    let resp = Response::from_data(body.into_bytes());
+    let headers = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")];
+    with_headers(resp, &headers)
 }
 
 /// `/healthz`: the process serves. `/readyz`: see `health`.
-fn serve_health(state: &State, rq: Request, r: Route) {
+fn health_answer(state: &State, r: Route) -> Answer {
     let (status, body) = match r {
         Route::Readyz => {
             let v = state.readiness.check();
@@ -416,15 +410,14 @@ fn serve_health(state: &State, rq: Request, r: Route) {
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Cache-Control", "no-store"),
     ];
-    respond(state, rq, r, with_headers(resp, &headers));
+    with_headers(resp, &headers)
 }
 
-fn serve_card(state: &State, rq: Request) {
-    let cards = match state.cards.read() {
-        Ok(c) => Arc::clone(&c),
-        Err(e) => Arc::clone(&e.into_inner()),
-    };
-    let card = match Version::from_header(request_header(&rq, "A2A-Version")) {
+/// The card for the request's `A2A-Version`, or 304 when the client's copy
+/// is current.
+fn card_answer(state: &State, rq: &Request) -> Answer {
+    let cards = state.cards.get();
+    let card = match Version::from_header(request_header(rq, "A2A-Version")) {
         Ok(Some(Version::V10)) => &cards.v10,
         _ => &cards.v03,
     };
@@ -434,17 +427,14 @@ fn serve_card(state: &State, rq: Request) {
         ("Last-Modified", cards.last_modified.as_str()),
         ("Vary", "A2A-Version"),
     ];
-    let matches = request_header(&rq, "If-None-Match").is_some_and(|v| {
+    let matches = request_header(rq, "If-None-Match").is_some_and(|v| {
         v.split(',')
             .any(|t| t.trim() == card.etag || t.trim() == "*")
     });
     if matches {
-        let resp = with_headers(Response::empty(304), &common);
-        respond(state, rq, Route::Card, resp);
-        return;
+        return with_headers(no_body(304), &common);
     }
-    let resp = with_headers(json_bytes(200, card.body.clone(), &[]), &common);
-    respond(state, rq, Route::Card, resp);
+    with_headers(json_bytes(200, card.body.clone(), &[]), &common)
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte.
@@ -465,19 +455,19 @@ enum BodyError {
     Broken(String),
 }
 
-/// `stall` is the socket read timeout: a read that fails after waiting that
-/// long is a timeout even when a decoder (chunked) hides the error's kind.
-fn read_body(
-    rq: &mut Request,
-    max: usize,
-    stall: Duration,
-    whole: Duration,
-) -> Result<Vec<u8>, BodyError> {
+/// Reads the body under `MAX_BODY_BYTES` and `BODY_TIMEOUT_SECS`. The idle
+/// timeout is the socket's read timeout: a read that fails after waiting
+/// that long is a timeout even when a decoder (chunked) hides the error's
+/// kind.
+fn read_body(rq: &mut Request, limits: &Limits) -> Result<Vec<u8>, BodyError> {
+    let (max, stall, whole) = (
+        limits.max_body_bytes,
+        limits.idle_timeout,
+        limits.body_timeout,
+    );
     let started = Instant::now();
-    if let Some(len) = rq.body_length() {
-        if len > max {
-            return Err(BodyError::TooLarge);
-        }
+    if rq.body_length().is_some_and(|len| len > max) {
+        return Err(BodyError::TooLarge);
     }
     let mut buf = Vec::with_capacity(rq.body_length().unwrap_or(4096).min(max));
     let reader = rq.as_reader();
@@ -510,9 +500,9 @@ fn read_body(
     }
 }
 
-fn rpc_reply(state: &State, rq: Request, id: &Value, e: &RpcError, v: Version) {
-    let body = protocol::error_bytes(id, e, v);
-    respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
+/// A JSON-RPC error answer (HTTP 200, as JSON-RPC over HTTP wants).
+fn rpc_error(id: &Value, e: &RpcError, v: Version) -> Answer {
+    json_bytes(200, protocol::error_bytes(id, e, v), &[])
 }
 
 /// Whether the request carries the inbound token (or none is configured).
@@ -529,7 +519,7 @@ fn authorized(state: &State, rq: &Request) -> bool {
     given.is_some_and(|g| token_matches(g, expected))
 }
 
-fn unauthorized() -> Response<std::io::Cursor<Vec<u8>>> {
+fn unauthorized() -> Answer {
     plain_error(
         401,
         "this agent requires Authorization: Bearer <token> (see the card's securitySchemes)",
@@ -537,18 +527,43 @@ fn unauthorized() -> Response<std::io::Cursor<Vec<u8>>> {
     )
 }
 
-fn serve_a2a(state: &Arc<State>, rq: Request) {
-    if !authorized(state, &rq) {
-        return respond(state, rq, Route::A2a, unauthorized());
-    }
-    // an unsupported version is answered once the body is read, with the
-    // request's id
-    let header_version = Version::from_header(request_header(&rq, "A2A-Version"));
-    let reply_version = match &header_version {
+/// The request's `A2A-Version`: absent (`None`), or one this agent speaks;
+/// an unsupported one is answered once the body is read, with the
+/// request's id.
+type HeaderVersion = Result<Option<Version>, RpcError>;
+
+/// The generation of an answer sent before the call is decoded.
+fn reply_version(header: &HeaderVersion) -> Version {
+    match header {
         Ok(v) => v.unwrap_or(Version::V03),
         Err(_) => Version::V10,
+    }
+}
+
+/// An A2A call: the headers are checked on this thread; the body is read
+/// and the call answered under the workers' share of long requests.
+fn serve_a2a(state: &Arc<State>, rq: Request) {
+    let header = match check_headers(state, &rq) {
+        Ok(h) => h,
+        Err(resp) => return respond(state, rq, Route::A2a, resp),
     };
-    if let Some(ct) = request_header(&rq, "Content-Type") {
+    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
+    // call itself may be long: both happen under the workers' share, so the
+    // card and health checks always find a free worker.
+    let version = reply_version(&header);
+    run_long(state, rq, version, move |state, rq, slot| {
+        answer_rpc(state, rq, header, slot)
+    });
+}
+
+/// What is checked before the body is read: the bearer token and the
+/// `Content-Type`. Returns the `A2A-Version` header, read.
+fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, Answer> {
+    if !authorized(state, rq) {
+        return Err(unauthorized());
+    }
+    let header = Version::from_header(request_header(rq, "A2A-Version"));
+    if let Some(ct) = request_header(rq, "Content-Type") {
         let ct = ct.to_ascii_lowercase();
         let media = ct.split(';').next().unwrap_or("").trim();
         if !(media == JSON || media.ends_with("+json") || media.is_empty()) {
@@ -556,28 +571,24 @@ fn serve_a2a(state: &Arc<State>, rq: Request) {
                 codes::CONTENT_TYPE_NOT_SUPPORTED,
                 format!("Content-Type {media:?} is not supported; send application/json"),
             );
-            return rpc_reply(state, rq, &Value::Null, &e, reply_version);
+            return Err(rpc_error(&Value::Null, &e, reply_version(&header)));
         }
     }
-    // Reading the body can take BODY_TIMEOUT_SECS (a slow client), and the
-    // call itself may be long: both happen under the workers' share, so the
-    // card and health checks always find a free worker.
-    run_long(state, rq, reply_version, move |state, rq| {
-        read_and_answer(state, rq, header_version, reply_version)
-    });
+    Ok(header)
 }
 
-/// Runs `work` on this worker if a long-request slot frees up within
-/// LONG_SLOT_WAIT, else on an overflow thread (at most
-/// MAX_OVERFLOW_THREADS; past that the client gets 503).
+/// The one place that decides where a long request runs: on this worker if
+/// a long-request slot frees up within LONG_SLOT_WAIT (`work` gets the
+/// slot), else on an overflow thread (at most MAX_OVERFLOW_THREADS; past
+/// that the client gets 503).
 fn run_long(
     state: &Arc<State>,
     rq: Request,
     reply_version: Version,
-    work: impl FnOnce(&State, Request) + Send + 'static,
+    work: impl FnOnce(&State, Request, Option<Permit>) + Send + 'static,
 ) {
-    if let Some(_slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
-        return work(state, rq);
+    if let Some(slot) = state.long_slots.acquire(LONG_SLOT_WAIT) {
+        return work(state, rq, Some(slot));
     }
     if state.overflow.fetch_add(1, Ordering::SeqCst) >= MAX_OVERFLOW_THREADS {
         state.overflow.fetch_sub(1, Ordering::SeqCst);
@@ -595,7 +606,7 @@ fn run_long(
             crate::logging::restore_note(note);
             let _count = CountGuard(&st.overflow);
             let doing = Answering(Method::Post, Route::A2a);
-            crate::panics::isolate(&doing, || work(&st, rq));
+            crate::panics::isolate(&doing, || work(&st, rq, None));
         });
     if let Err(e) = spawned {
         // the closure, and the request in it, are gone: the client sees the
@@ -606,50 +617,67 @@ fn run_long(
     }
 }
 
-/// Reads the body, decodes the call and answers it.
-fn read_and_answer(
-    state: &State,
-    mut rq: Request,
-    header_version: Result<Option<Version>, RpcError>,
-    reply_version: Version,
-) {
-    let body = match read_body(
-        &mut rq,
-        state.max_body,
-        state.body_stall,
-        state.body_timeout,
-    ) {
-        Ok(b) => b,
-        Err(e) => return respond(state, rq, Route::A2a, body_error(state, e)),
+/// Reads and decodes the call, then answers it. `slot` is this worker's
+/// long-request slot (none on an overflow thread).
+fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion, slot: Option<Permit>) {
+    let version = reply_version(&header);
+    let req = match read_rpc(state, &mut rq, version) {
+        Ok(r) => r,
+        Err(resp) => return respond(state, rq, Route::A2a, resp),
     };
+    let header = match header {
+        Ok(h) => h,
+        Err(e) => return respond(state, rq, Route::A2a, rpc_error(&req.id, &e, version)),
+    };
+    let call = req.into_call(header);
+    let method = call.as_ref().ok().map(|c| c.method);
+    // only calls that may wait on a backend or a stream keep holding a slot
+    if !method.is_some_and(protocol::Method::is_long) {
+        drop(slot);
+    }
+    if state.stop.is_set() && !method.is_some_and(protocol::Method::serves_while_stopping) {
+        let id = match &call {
+            Ok(c) => &c.id,
+            Err(r) => &r.id,
+        };
+        return respond(state, rq, Route::A2a, stopping(id, version));
+    }
+    match call {
+        Ok(call) => answer(state, rq, call),
+        Err(r) => {
+            let body = state.service.unknown_method(&r.id, &r.error, version);
+            respond(state, rq, Route::A2a, json_bytes(200, body, &[]));
+        }
+    }
+}
+
+/// Reads the body and decodes the JSON-RPC envelope.
+fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequest, Answer> {
+    let body = read_body(rq, &state.limits).map_err(|e| body_error(&state.limits, e))?;
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
     // runs, so a large request is held once, not twice
     drop(body);
-    let req = match parsed {
-        Ok(r) => r,
-        Err((id, e)) => return rpc_reply(state, rq, &id, &e, reply_version),
-    };
-    let header_version = match header_version {
-        Ok(v) => v,
-        Err(e) => return rpc_reply(state, rq, &req.id, &e, Version::V10),
-    };
-    if state.stop.is_set() && req.method != "tasks/get" && req.method != "GetTask" {
-        let e = RpcError::internal("the agent is shutting down; retry against its replacement");
-        let body = protocol::error_bytes(&req.id, &e, reply_version);
-        let resp = json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")]);
-        return respond(state, rq, Route::A2a, resp);
-    }
-    answer(state, rq, req, header_version);
+    parsed.map_err(|r| rpc_error(&r.id, &r.error, version))
+}
+
+/// The answer to a call that arrives once the agent is stopping.
+fn stopping(id: &Value, v: Version) -> Answer {
+    let e = RpcError::internal("the agent is shutting down; retry against its replacement");
+    let body = protocol::error_bytes(id, &e, v);
+    json_bytes(503, body, &[("Retry-After", "5"), ("Connection", "close")])
 }
 
 /// The answer to a body that could not be read; each closes the connection
 /// (what is left of the body is unread).
-fn body_error(state: &State, e: BodyError) -> Response<std::io::Cursor<Vec<u8>>> {
+fn body_error(limits: &Limits, e: BodyError) -> Answer {
     let close = [("Connection", "close")];
     match e {
         BodyError::TooLarge => {
-            let msg = format!("request body is larger than {} bytes", state.max_body);
+            let msg = format!(
+                "request body is larger than {} bytes",
+                limits.max_body_bytes
+            );
             plain_error(413, &msg, &close)
         }
         BodyError::TimedOut => plain_error(408, "request body not received in time", &close),
@@ -658,9 +686,8 @@ fn body_error(state: &State, e: BodyError) -> Response<std::io::Cursor<Vec<u8>>>
 }
 
 /// Runs a decoded A2A call and writes its reply.
-fn answer(state: &State, rq: Request, req: protocol::RpcRequest, header_version: Option<Version>) {
-    let reply = state.service.handle(req, header_version);
-    match reply {
+fn answer(state: &State, rq: Request, call: Call) {
+    match state.service.handle(call) {
         Reply::Json(bytes) => respond(state, rq, Route::A2a, json_bytes(200, bytes, &[])),
         Reply::Busy(bytes) => {
             let resp = json_bytes(503, bytes, &[("Retry-After", "1")]);
@@ -697,17 +724,27 @@ fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     out
 }
 
-/// Writes the stream; returns the body bytes sent (for the access log).
+const SSE_HEAD: &str = concat!(
+    "HTTP/1.1 200 OK\r\n",
+    "Content-Type: text/event-stream\r\n",
+    "Cache-Control: no-cache\r\n",
+    "X-Accel-Buffering: no\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Connection: close\r\n\r\n",
+);
+
+/// Writes a stream: `first`, then each event until the final one, with a
+/// keep-alive comment whenever the task is quiet. Returns the body bytes
+/// sent (for the access log).
 fn stream(
     rq: Request,
     id: &Value,
     version: Version,
     first: Value,
-    events: Option<std::sync::mpsc::Receiver<TaskEvent>>,
+    events: Receiver<TaskEvent>,
 ) -> usize {
     let mut w = rq.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    if w.write_all(head.as_bytes()).is_err() {
+    if w.write_all(SSE_HEAD.as_bytes()).is_err() {
         return 0;
     }
     let mut sent = 0;
@@ -718,28 +755,22 @@ fn stream(
     if send(&mut w, &sse_event(id, first)).is_err() {
         return sent;
     }
-    if let Some(rx) = events {
-        loop {
-            match rx.recv_timeout(SSE_KEEPALIVE) {
-                Ok(ev) => {
-                    let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
-                    if send(&mut w, &sse_event(id, wire(&ev, version))).is_err() {
-                        log::debug!("stream client went away; worker freed");
-                        return sent;
-                    }
-                    if is_final {
-                        break;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if send(&mut w, b": keep-alive\n\n").is_err() {
-                        log::debug!("stream client went away; worker freed");
-                        return sent;
-                    }
-                }
-                // the task ended (or was evicted) without a final event for us
-                Err(RecvTimeoutError::Disconnected) => break,
+    loop {
+        let (chunk, is_final) = match events.recv_timeout(SSE_KEEPALIVE) {
+            Ok(ev) => {
+                let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
+                (sse_event(id, wire(&ev, version)), is_final)
             }
+            Err(RecvTimeoutError::Timeout) => (b": keep-alive\n\n".to_vec(), false),
+            // the task ended (or was evicted) without a final event for us
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if send(&mut w, &chunk).is_err() {
+            log::debug!("stream client went away; worker freed");
+            return sent;
+        }
+        if is_final {
+            break;
         }
     }
     let _ = w.write_all(b"0\r\n\r\n");
@@ -771,6 +802,7 @@ pub fn fuzz_connection(input: &[u8]) -> Vec<u8> {
 fn in_memory_fixture(
     backend: Option<Box<dyn crate::backend::Backend>>,
 ) -> Option<(Arc<State>, tiny_http::Limits)> {
+    use crate::card::{Capabilities, Cards};
     use crate::service::ServiceConfig;
     let env: std::collections::HashMap<String, String> = [
         ("WORKSPACE_ID", "fuzz"),
@@ -788,15 +820,11 @@ fn in_memory_fixture(
         ServiceConfig::from_config(&cfg),
         Arc::clone(&metrics),
     ));
-    let caps = crate::card::Capabilities {
-        streaming: true,
-        push_notifications: false,
-    };
     // a real server (the state needs one) that never serves: no workers
     let listener = TcpListener::bind(("127.0.0.1", 0)).ok()?;
     let http = tiny_http::Server::from_listener(listener, None).ok()?;
     let parts = ServerParts {
-        cards: Cards::build(&cfg, caps),
+        cards: SharedCards::new(Cards::build(&cfg, Capabilities::AGENT)),
         service,
         readiness: Readiness::new(cfg.backend.clone(), false, Arc::clone(&metrics)),
         metrics,
@@ -804,7 +832,7 @@ fn in_memory_fixture(
         auth_token: None,
         metrics_auth: false,
         workers: cfg.workers,
-        limits: cfg.limits.clone(),
+        limits: cfg.limits,
     };
     let limits = connection_limits(&parts.limits);
     Some((Arc::new(State::new(parts, Arc::new(http))), limits))
@@ -887,6 +915,46 @@ mod tests {
             assert!(a.starts_with("HTTP/1.1 200"), "{a}");
             assert!(a.contains(r#""state":"failed""#), "{a}");
             assert!(a.contains("crashed"), "{a}");
+        }
+    }
+
+    fn post(body: &str) -> Vec<u8> {
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn once_stopping_only_get_task_is_answered() {
+        let (state, limits) = in_memory_fixture(None).unwrap();
+        state.stop.trigger();
+        let answer = |method: &str| {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{}}}}"#);
+            let out = tiny_http::serve_bytes(&post(&body), &limits, &mut |rq| {
+                handle_isolated(&state, rq)
+            });
+            String::from_utf8_lossy(&out).to_string()
+        };
+        for method in [
+            "message/send",
+            "SendStreamingMessage",
+            "tasks/cancel",
+            "nope",
+        ] {
+            let a = answer(method);
+            assert!(a.starts_with("HTTP/1.1 503"), "{method}: {a}");
+            assert!(a.contains("shutting down"), "{method}: {a}");
+        }
+        for method in ["tasks/get", "GetTask"] {
+            let a = answer(method);
+            assert!(a.starts_with("HTTP/1.1 200"), "{method}: {a}");
+            assert!(
+                a.contains(&codes::INVALID_PARAMS.to_string()),
+                "{method}: {a}"
+            );
         }
     }
 

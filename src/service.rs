@@ -10,10 +10,13 @@ use crate::metrics::{Metrics, Outcome};
 use crate::protocol::model::*;
 use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
-    self, codes, common, v03, v10, DecodeLimits, Method, RpcError, RpcRequest, SendParams, Version,
+    self, codes, common, v10, Call, DecodeLimits, Method, RpcError, SendParams, Version,
 };
 use crate::slots::{Permit, Slots};
-use crate::store::{new_task, CancelToken, ResumeError, StoreError, StoreLimits, TaskStore};
+use crate::store::{
+    new_task, CancelToken, Full, LiveTask, ResumeError, StoreLimits, StoreStats, Subscription,
+    TaskStore,
+};
 use crate::task_run::Runner;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -32,7 +35,7 @@ pub enum Reply {
         id: Value,
         version: Version,
         first: Value,
-        events: Option<Receiver<TaskEvent>>,
+        events: Receiver<TaskEvent>,
     },
 }
 
@@ -58,7 +61,7 @@ impl ServiceConfig {
 }
 
 pub struct Service {
-    pub store: TaskStore,
+    store: TaskStore,
     backend: Box<dyn Backend>,
     cfg: ServiceConfig,
     /// backend runs in flight, bounded by MAX_CONCURRENT_TASKS
@@ -99,24 +102,42 @@ impl Service {
         self.slots.wait_idle(deadline)
     }
 
-    /// Handles one request. `header` is the request's `A2A-Version`, already
-    /// validated; without it the generation follows the method's name.
-    pub fn handle(self: &Arc<Self>, mut req: RpcRequest, header: Option<Version>) -> Reply {
+    /// Counts for `/metrics`.
+    pub fn store_stats(&self) -> StoreStats {
+        self.store.stats()
+    }
+
+    /// Tasks not yet finished, most recently changed first (the snapshot).
+    pub fn live_tasks(&self) -> Vec<LiveTask> {
+        self.store.live_tasks()
+    }
+
+    /// What the newest unfinished task was asked (the heartbeat's
+    /// `current_task`), or empty.
+    pub fn current_task(&self) -> String {
+        self.store.newest_live_preview()
+    }
+
+    /// Cancels every unfinished task (shutdown, once the grace is over);
+    /// returns how many there were.
+    pub fn cancel_all(&self) -> usize {
+        self.store.cancel_all()
+    }
+
+    /// The answer to a method this agent does not know, counted as such.
+    pub fn unknown_method(&self, id: &Value, e: &RpcError, version: Version) -> Vec<u8> {
+        crate::logging::note_a2a_method("invalid");
+        self.metrics
+            .a2a_request(None, Duration::ZERO, Outcome::ClientError);
+        protocol::error_bytes(id, e, version)
+    }
+
+    /// Handles one call (its method already resolved by `RpcRequest::into_call`).
+    pub fn handle(self: &Arc<Self>, mut call: Call) -> Reply {
         let started = Instant::now();
-        let Some((method, named)) = Method::from_name(&req.method) else {
-            crate::logging::note_a2a_method("invalid");
-            let version = header.unwrap_or(Version::V03);
-            let e = RpcError::new(
-                codes::METHOD_NOT_FOUND,
-                format!("method {:?} is not supported", req.method),
-            );
-            self.metrics
-                .a2a_request(None, started.elapsed(), Outcome::ClientError);
-            return Reply::Json(protocol::error_bytes(&req.id, &e, version));
-        };
+        let (method, version) = (call.method, call.version);
         crate::logging::note_a2a_method(method.label());
-        let version = header.unwrap_or(named);
-        let result = self.dispatch(method, version, &mut req);
+        let result = self.dispatch(&mut call);
         match result {
             Ok(reply) => {
                 let outcome = match &reply {
@@ -134,17 +155,13 @@ impl Service {
                 };
                 self.metrics
                     .a2a_request(Some(method), started.elapsed(), outcome);
-                Reply::Json(protocol::error_bytes(&req.id, &e, version))
+                Reply::Json(protocol::error_bytes(&call.id, &e, version))
             }
         }
     }
 
-    fn dispatch(
-        self: &Arc<Self>,
-        method: Method,
-        version: Version,
-        req: &mut RpcRequest,
-    ) -> Result<Reply, RpcError> {
+    fn dispatch(self: &Arc<Self>, req: &mut Call) -> Result<Reply, RpcError> {
+        let (method, version) = (req.method, req.version);
         let task_reply = |t: &Task, bytes| success_bytes(&req.id, wire(t, version), bytes);
         match method {
             Method::Send | Method::Stream => {
@@ -155,7 +172,9 @@ impl Service {
                 let r = common::decode_task_ref(&req.params)?;
                 crate::logging::note_task(&r.id);
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
-                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
+                Ok(Reply::Json(
+                    t.ok_or_else(|| RpcError::task_not_found(&r.id))?,
+                ))
             }
             Method::ListTasks => {
                 let p = v10::decode_list(&req.params)?;
@@ -174,17 +193,22 @@ impl Service {
                 crate::logging::note_task(&r.id);
                 self.cancel(&r.id)?;
                 let t = self.store.read_sized(&r.id, r.history_length, task_reply);
-                Ok(Reply::Json(t.ok_or_else(|| RpcError::task_not_found(&r.id))?))
+                Ok(Reply::Json(
+                    t.ok_or_else(|| RpcError::task_not_found(&r.id))?,
+                ))
             }
             Method::Subscribe => {
                 let r = common::decode_task_ref(&req.params)?;
                 crate::logging::note_task(&r.id);
                 self.subscribe(&r.id, version, &req.id)
             }
-            Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => err(RpcError::new(
-                codes::PUSH_NOT_SUPPORTED,
-                "push notifications are not supported by this agent; use streaming or poll the task",
-            )),
+            Method::PushSet | Method::PushGet | Method::PushList | Method::PushDelete => {
+                err(RpcError::new(
+                    codes::PUSH_NOT_SUPPORTED,
+                    "push notifications are not supported by this agent; \
+                     use streaming or poll the task",
+                ))
+            }
             Method::ExtendedCard => err(RpcError::new(
                 codes::EXTENDED_CARD_NOT_CONFIGURED,
                 "this agent has no authenticated extended card",
@@ -198,7 +222,7 @@ impl Service {
             s if s.is_terminal() => Err(s),
             _ => Ok(encode_stream_task(t, version)),
         };
-        let (first, rx) = self
+        let Subscription { first, events } = self
             .store
             .subscribe(task_id, live)
             .ok_or_else(|| RpcError::task_not_found(task_id))?;
@@ -207,7 +231,7 @@ impl Service {
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {task_id:?} is already {}; there is nothing left to subscribe to",
-                    v03::state_str(state)
+                    state.name()
                 ),
             )
         })?;
@@ -215,7 +239,7 @@ impl Service {
             id: id.clone(),
             version,
             first,
-            events: Some(rx),
+            events,
         })
     }
 
@@ -236,7 +260,7 @@ impl Service {
                 codes::TASK_NOT_CANCELABLE,
                 format!(
                     "task {id:?} is already {} and cannot be canceled",
-                    v03::state_str(state)
+                    state.name()
                 ),
             ));
         }
@@ -289,7 +313,7 @@ impl Service {
         };
 
         if streaming {
-            let (first, rx) = self
+            let Subscription { first, events } = self
                 .store
                 .subscribe(&task_id, |t| encode_stream_task(t, version))
                 .ok_or_else(|| RpcError::internal("task vanished"))?;
@@ -298,7 +322,7 @@ impl Service {
                 id: id.clone(),
                 version,
                 first,
-                events: Some(rx),
+                events,
             });
         }
         if !p.blocking {
@@ -338,10 +362,10 @@ impl Service {
                 cancel,
                 resumed: false,
             }),
-            Err(StoreError::Full) => Err(RpcError::internal(
-                "the task store is full of unfinished tasks (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
+            Err(Full) => Err(RpcError::internal(
+                "the task store is full of unfinished tasks \
+                 (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
             )),
-            Err(StoreError::NotFound) => Err(RpcError::internal("task vanished")),
         }
     }
 
@@ -372,7 +396,7 @@ impl Service {
             ResumeError::Finished { state, context_id } => {
                 let why = format!(
                     "task {tid:?} is already {}; send the message without taskId to start a new task",
-                    v03::state_str(state)
+                    state.name()
                 );
                 if follow_up.version == Version::V03 && !follow_up.streaming {
                     let parts = vec![Part::text(format!("Not added: {why}."))];
@@ -385,7 +409,7 @@ impl Service {
                 codes::UNSUPPORTED_OPERATION,
                 format!(
                     "task {tid:?} is still {}; wait for it or cancel it",
-                    v03::state_str(state)
+                    state.name()
                 ),
             )),
         }
@@ -488,6 +512,7 @@ fn encode_stream_task(t: &Task, v: Version) -> Value {
 mod tests {
     use super::*;
     use crate::backend::EchoBackend;
+    use crate::protocol::RpcRequest;
     use serde_json::json;
 
     fn service(delay_ms: u64) -> Arc<Service> {
@@ -504,13 +529,20 @@ mod tests {
         ))
     }
 
-    fn call(s: &Arc<Service>, method: &str, params: Value) -> Value {
+    fn reply(s: &Arc<Service>, method: &str, params: Value) -> Reply {
         let req = RpcRequest {
             id: json!(1),
             method: method.into(),
             params,
         };
-        match s.handle(req, None) {
+        match req.into_call(None) {
+            Ok(call) => s.handle(call),
+            Err(r) => Reply::Json(s.unknown_method(&r.id, &r.error, Version::V03)),
+        }
+    }
+
+    fn call(s: &Arc<Service>, method: &str, params: Value) -> Value {
+        match reply(s, method, params) {
             Reply::Json(b) | Reply::Busy(b) => serde_json::from_slice(&b).unwrap(),
             Reply::Stream { first, .. } => first,
         }
@@ -522,7 +554,9 @@ mod tests {
         let r = call(
             &s,
             "message/send",
-            json!({"message": {"role":"user","parts":[{"kind":"text","text":"hi"}],"messageId":"m"}}),
+            json!({"message": {
+                "role": "user", "parts": [{"kind": "text", "text": "hi"}], "messageId": "m"
+            }}),
         );
         let t = &r["result"];
         assert_eq!(t["status"]["state"], "completed", "{r}");
@@ -589,7 +623,10 @@ mod tests {
         let e = call(
             &s,
             "SendMessage",
-            json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"acceptedOutputModes": ["image/png"]}}),
+            json!({
+                "message": {"parts": [{"text": "x"}]},
+                "configuration": {"acceptedOutputModes": ["image/png"]}
+            }),
         );
         assert_eq!(e["error"]["code"], codes::CONTENT_TYPE_NOT_SUPPORTED);
         assert_eq!(
@@ -630,12 +667,8 @@ mod tests {
                 json!({"message": {"parts":[{"text":"x"}]}, "configuration": {"blocking": false}}),
             );
         }
-        let req = RpcRequest {
-            id: json!(1),
-            method: "message/send".into(),
-            params: json!({"message": {"parts":[{"text":"x"}]}}),
-        };
-        assert!(matches!(s.handle(req, None), Reply::Busy(_)));
+        let params = json!({"message": {"parts":[{"text":"x"}]}});
+        assert!(matches!(reply(&s, "message/send", params), Reply::Busy(_)));
         assert_eq!(s.active_tasks(), 2);
         s.store.cancel_all();
         assert!(s.wait_idle(Instant::now() + Duration::from_secs(5)));

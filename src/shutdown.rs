@@ -86,15 +86,6 @@ impl Stop {
         }
         true
     }
-
-    /// Blocks until the flag is set.
-    pub fn wait(&self) {
-        let cv = &self.inner.1;
-        let mut n = self.lock();
-        while n.raised == 0 {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-    }
 }
 
 #[cfg(test)]

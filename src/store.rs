@@ -57,11 +57,21 @@ pub enum ResumeError {
     NotWaiting(TaskState),
 }
 
+/// The task named is not in the store (never was, or evicted).
 #[derive(Debug, PartialEq, Eq)]
-pub enum StoreError {
-    NotFound,
-    /// full of live tasks: nothing may be evicted
-    Full,
+pub struct NotFound;
+
+/// `insert` refused: the store is full of live tasks, nothing may be evicted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// A task not yet finished, as the heartbeat and the snapshot report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTask {
+    pub id: String,
+    pub state: TaskState,
+    /// text preview of the request that started it
+    pub preview: String,
 }
 
 struct Entry {
@@ -111,6 +121,13 @@ pub struct StoreStats {
     pub expired: u64,
 }
 
+/// A subscription: what the subscriber made of the task as it was, then
+/// every later event.
+pub struct Subscription<R> {
+    pub first: R,
+    pub events: Receiver<TaskEvent>,
+}
+
 /// One page of `ListTasks`.
 pub struct Page {
     pub tasks: Vec<Task>,
@@ -136,12 +153,7 @@ impl TaskStore {
     }
 
     /// Adds a new task, making room by evicting terminal tasks if needed.
-    pub fn insert(
-        &self,
-        task: Task,
-        cancel: CancelToken,
-        preview: String,
-    ) -> Result<(), StoreError> {
+    pub fn insert(&self, task: Task, cancel: CancelToken, preview: String) -> Result<(), Full> {
         let bytes = task.approx_bytes();
         let mut g = self.lock();
         self.sweep_expired(&mut g, false);
@@ -153,7 +165,7 @@ impl TaskStore {
                 self.sweep_expired(&mut g, true);
             }
             let Some(key) = g.terminal.pop_first() else {
-                return Err(StoreError::Full);
+                return Err(Full);
             };
             if let Some(e) = g.tasks.remove(&key.1) {
                 g.bytes -= e.bytes;
@@ -223,13 +235,6 @@ impl TaskStore {
         }
     }
 
-    pub fn get(&self, id: &str, history_length: Option<usize>) -> Option<Task> {
-        self.lock()
-            .tasks
-            .get(id)
-            .map(|e| e.task.with_history_limit(history_length))
-    }
-
     /// Runs `f` on the task as a reply shows it (at most `history_length`
     /// recent messages), under the lock and without copying the task: a
     /// reply encoded straight from here spares a full copy of a task that
@@ -267,18 +272,17 @@ impl TaskStore {
     /// `f` of the task (its first event, encoded without a copy) and a
     /// channel of every later event, under one lock so no event falls
     /// between them. A terminal task gets a channel that stays empty.
-    pub fn subscribe<R>(
-        &self,
-        id: &str,
-        f: impl FnOnce(&Task) -> R,
-    ) -> Option<(R, Receiver<TaskEvent>)> {
+    pub fn subscribe<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<Subscription<R>> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id)?;
-        let (tx, rx) = sync_channel(SUBSCRIBER_BUFFER);
+        let (tx, events) = sync_channel(SUBSCRIBER_BUFFER);
         if !e.task.status.state.is_terminal() {
             e.subscribers.push(tx);
         }
-        Some((f(&e.task), rx))
+        Some(Subscription {
+            first: f(&e.task),
+            events,
+        })
     }
 
     /// A follow-up to a task waiting for input: checked and added to its
@@ -315,10 +319,10 @@ impl TaskStore {
 
     /// Appends a message to a task's history.
     #[cfg(test)]
-    pub fn push_history(&self, id: &str, m: Message) -> Result<(), StoreError> {
+    pub fn push_history(&self, id: &str, m: Message) -> Result<(), NotFound> {
         let added = m.approx_bytes();
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         e.task.history.push(m);
         Self::touch(&mut g, id, added, 0);
         Ok(())
@@ -331,7 +335,7 @@ impl TaskStore {
         id: &str,
         state: TaskState,
         text: Option<String>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         self.set_status_parts(id, state, text.map(|t| vec![Part::text(t)]))
     }
 
@@ -342,7 +346,7 @@ impl TaskStore {
         id: &str,
         state: TaskState,
         parts: Option<Vec<Part>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         let mut g = self.lock();
         Self::set_status_locked(&mut g, id, state, parts, state.is_settled())
     }
@@ -353,8 +357,8 @@ impl TaskStore {
         state: TaskState,
         parts: Option<Vec<Part>>,
         is_final: bool,
-    ) -> Result<(), StoreError> {
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+    ) -> Result<(), NotFound> {
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         if e.task.status.state.is_terminal() {
             // terminal is forever: a late backend result after a cancel or
             // an expiry must not resurrect the task
@@ -401,11 +405,6 @@ impl TaskStore {
         Ok(())
     }
 
-    /// The task's context id, without copying the task.
-    pub fn context_id(&self, id: &str) -> Option<String> {
-        self.lock().tasks.get(id).map(|e| e.task.context_id.clone())
-    }
-
     /// What a backend run answers: the task's last message (the one that
     /// started this run), and the history before it if `with_history`.
     pub fn turn(&self, id: &str, with_history: bool) -> Option<Turn> {
@@ -444,7 +443,7 @@ impl TaskStore {
         name: &str,
         chunk: &str,
         last_chunk: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         let artifact = Artifact {
             artifact_id: artifact_id.to_string(),
             name: Some(name.to_string()),
@@ -465,9 +464,9 @@ impl TaskStore {
         chunk: Artifact,
         append: bool,
         last_chunk: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), NotFound> {
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(StoreError::NotFound)?;
+        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         if e.task.status.state.is_terminal() {
             return Ok(());
         }
@@ -542,24 +541,33 @@ impl TaskStore {
         }
     }
 
-    /// Tasks not yet terminal, as `(id, state, preview)`, newest first.
-    pub fn live_tasks(&self) -> Vec<(String, TaskState, String)> {
+    /// Tasks not yet terminal, most recently changed first.
+    pub fn live_tasks(&self) -> Vec<LiveTask> {
         let g = self.lock();
-        let mut v: Vec<_> = g
+        let mut live: Vec<&Entry> = g
             .tasks
             .values()
             .filter(|e| !e.task.status.state.is_terminal())
-            .map(|e| {
-                (
-                    e.updated_wall,
-                    e.task.id.clone(),
-                    e.task.status.state,
-                    e.preview.clone(),
-                )
-            })
             .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.0));
-        v.into_iter().map(|(_, id, s, p)| (id, s, p)).collect()
+        live.sort_by_key(|e| std::cmp::Reverse(e.updated_wall));
+        live.iter()
+            .map(|e| LiveTask {
+                id: e.task.id.clone(),
+                state: e.task.status.state,
+                preview: e.preview.clone(),
+            })
+            .collect()
+    }
+
+    /// The preview of the most recently changed live task, or empty.
+    pub fn newest_live_preview(&self) -> String {
+        let g = self.lock();
+        g.tasks
+            .values()
+            .filter(|e| !e.task.status.state.is_terminal())
+            .max_by_key(|e| e.updated_wall)
+            .map(|e| e.preview.clone())
+            .unwrap_or_default()
     }
 
     /// Signals every live task's cancel token (shutdown after the grace).
@@ -747,6 +755,13 @@ mod tests {
     use super::*;
     use crate::protocol::ListParams;
 
+    impl TaskStore {
+        /// A copy of the task with at most `history_length` messages.
+        fn get(&self, id: &str, history_length: Option<usize>) -> Option<Task> {
+            self.read(id, history_length, Task::clone)
+        }
+    }
+
     fn msg(text: &str) -> Message {
         Message {
             message_id: crate::ids::new_id(),
@@ -760,7 +775,7 @@ mod tests {
         }
     }
 
-    fn add(store: &TaskStore, text: &str) -> Result<String, StoreError> {
+    fn add(store: &TaskStore, text: &str) -> Result<String, Full> {
         let t = new_task(msg(text));
         let id = t.id.clone();
         store.insert(t, CancelToken::new(), text.into())?;
@@ -778,7 +793,7 @@ mod tests {
         let c = add(&store, "c").unwrap();
         assert_eq!(
             add(&store, "d"),
-            Err(StoreError::Full),
+            Err(Full),
             "all live: refuse rather than grow"
         );
         store.set_status(&b, TaskState::Completed, None).unwrap();
@@ -873,7 +888,7 @@ mod tests {
                 ..Default::default()
             });
             let r = store.insert(new_task(m), CancelToken::new(), String::new());
-            assert_eq!(r, Err(StoreError::Full), "{field}");
+            assert_eq!(r, Err(Full), "{field}");
             assert_eq!(store.stats().bytes, 0);
         }
     }
@@ -939,7 +954,7 @@ mod tests {
             ..Default::default()
         });
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
+        let rx = store.subscribe(&a, |_| ()).unwrap().events;
         std::thread::sleep(Duration::from_millis(5));
         add(&store, "b").expect("the expired task makes room");
         match rx.recv_timeout(Duration::from_secs(1)).unwrap() {
@@ -972,7 +987,7 @@ mod tests {
     fn a_waiting_task_is_resumed_once() {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
-        let ctx = store.context_id(&a).unwrap();
+        let ctx = store.read(&a, None, |t| t.context_id.clone()).unwrap();
         assert_eq!(
             store.resume(&a, msg("early")).err().unwrap(),
             ResumeError::NotWaiting(TaskState::Submitted)
@@ -1013,7 +1028,7 @@ mod tests {
     fn artifacts_append_chunks_and_notify() {
         let store = TaskStore::new(StoreLimits::default());
         let a = add(&store, "a").unwrap();
-        let (_, rx) = store.subscribe(&a, |_| ()).unwrap();
+        let rx = store.subscribe(&a, |_| ()).unwrap().events;
         store
             .append_text(&a, "r", "response", "hel", false)
             .unwrap();

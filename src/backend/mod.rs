@@ -20,9 +20,9 @@ mod webhook;
 
 pub use command::CommandBackend;
 pub use echo::EchoBackend;
-pub use events::{ArtifactChunk, BackendEvent, BackendState};
-pub use jsonl::{decode_event, EventError, EventLimits, Lines};
-pub use openai::{parse_sse_line, OpenAiBackend, SseLine};
+pub use events::{BackendEvent, BackendState};
+pub use jsonl::{decode_event, EventLimits, Lines};
+pub use openai::{parse_sse_line, OpenAiBackend};
 pub use webhook::WebhookBackend;
 
 use crate::config::BackendConfig;

@@ -9,16 +9,16 @@ use crate::metrics::{Metrics, RegState};
 use crate::shutdown::Stop;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct PlatformLoop {
     pub client: Arc<PlatformClient>,
     pub workspace_id: String,
     pub agent_url: String,
-    /// shared with the card reload (SIGHUP), so a re-registration sends the
-    /// current card
-    pub card: Arc<RwLock<Value>>,
+    /// the card to register, read at every registration so one after a
+    /// reload (SIGHUP) sends the current card
+    pub card: Box<dyn Fn() -> Value + Send>,
     pub interval: Duration,
     pub metrics: Arc<Metrics>,
     pub stop: Stop,
@@ -100,87 +100,23 @@ impl PlatformLoop {
             self.metrics
                 .register_attempts
                 .fetch_add(1, Ordering::Relaxed);
-            let card = self.card.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let card = (self.card)();
             let wait = match self
                 .client
                 .register(&self.workspace_id, &self.agent_url, &card)
             {
                 Ok(issued) => {
-                    self.metrics.set_registration(RegState::Registered);
-                    self.keep_token_safe();
-                    log::info!(
-                        "registered with the platform at {} as {} (advertised URL {}){}",
-                        self.client.shown(),
-                        self.workspace_id,
-                        self.agent_url,
-                        if issued { "; auth token issued" } else { "" }
-                    );
+                    self.registered(issued);
                     return true;
                 }
                 Err(RegistryError::Unauthorized(msg)) => {
-                    if self.client.tokens.reload() {
-                        log::warn!("platform refused the auth token ({msg}); the token file changed on disk, retrying with it");
-                        continue;
+                    match self.token_refused(&msg, attempt, &mut tried_without_token) {
+                        Some(w) => w,
+                        None => continue,
                     }
-                    if !tried_without_token && self.client.tokens.get().is_some() {
-                        tried_without_token = true;
-                        log::warn!(
-                            "platform refused the auth token ({msg}); registering without it so the platform can issue a new one"
-                        );
-                        self.client.tokens.forget();
-                        continue;
-                    }
-                    self.metrics.set_registration(RegState::LockedOut);
-                    tried_without_token = false;
-                    let w = backoff(attempt);
-                    log::error!(
-                        "LOCKED OUT: the platform at {} refuses this agent ({msg}) and issues no new token while one is live. \
-                         Put the workspace's token in {} or revoke it on the platform. Retrying in {} s.",
-                        self.client.shown(),
-                        self.client.tokens.path().display(),
-                        w.as_secs()
-                    );
-                    // a token may be written to disk meanwhile
-                    let _ = self.client.tokens.reload();
-                    w
                 }
-                Err(RegistryError::Rejected(msg)) => {
-                    self.metrics.set_registration(RegState::Rejected);
-                    log::error!(
-                        "platform rejected the registration: {msg}. The advertised URL is {:?}: the platform refuses \
-                         loopback, link-local and other unroutable addresses; set AGENT_URL to an address the platform \
-                         can reach. Serving anyway; retrying in {} s.",
-                        self.agent_url,
-                        REJECTED_RETRY.as_secs()
-                    );
-                    REJECTED_RETRY
-                }
-                Err(e) if explained => {
-                    // the first failure explained it all; later ones are brief
-                    let w = backoff(attempt);
-                    log::warn!(
-                        "registration still failing ({e}); retry {attempt} in {:.1} s",
-                        w.as_secs_f64()
-                    );
-                    w
-                }
-                Err(e) => {
-                    explained = true;
-                    let w = backoff(attempt);
-                    let hint = if matches!(&e, RegistryError::Unreachable(m) if m.contains("Dns"))
-                        && self.client.base().contains("host.docker.internal")
-                    {
-                        " On Linux, run the container with --add-host host.docker.internal:host-gateway."
-                    } else {
-                        " `workspace-agent diagnose` checks the way to the platform."
-                    };
-                    log::warn!(
-                        "waiting for the platform at {} to register ({e}); retrying in {:.1} s. The agent serves its card meanwhile.{hint}",
-                        self.client.shown(),
-                        w.as_secs_f64()
-                    );
-                    w
-                }
+                Err(RegistryError::Rejected(msg)) => self.rejected(&msg),
+                Err(e) => self.unreachable(&e, attempt, &mut explained),
             };
             attempt = attempt.saturating_add(1);
             if self.stop.wait_timeout(wait) {
@@ -188,6 +124,99 @@ impl PlatformLoop {
             }
         }
         false
+    }
+
+    fn registered(&self, issued: bool) {
+        self.metrics.set_registration(RegState::Registered);
+        self.keep_token_safe();
+        log::info!(
+            "registered with the platform at {} as {} (advertised URL {}){}",
+            self.client.shown(),
+            self.workspace_id,
+            self.agent_url,
+            if issued { "; auth token issued" } else { "" }
+        );
+    }
+
+    /// A 401 on registration: retry at once with a token rotated on disk,
+    /// then once without a token (so the platform can issue one), then
+    /// wait: the agent is locked out. `None` means retry at once.
+    fn token_refused(
+        &self,
+        msg: &str,
+        attempt: u32,
+        tried_without_token: &mut bool,
+    ) -> Option<Duration> {
+        if self.client.tokens.reload() {
+            log::warn!(
+                "platform refused the auth token ({msg}); \
+                 the token file changed on disk, retrying with it"
+            );
+            return None;
+        }
+        if !*tried_without_token && self.client.tokens.get().is_some() {
+            *tried_without_token = true;
+            log::warn!(
+                "platform refused the auth token ({msg}); \
+                 registering without it so the platform can issue a new one"
+            );
+            self.client.tokens.forget();
+            return None;
+        }
+        self.metrics.set_registration(RegState::LockedOut);
+        *tried_without_token = false;
+        let w = backoff(attempt);
+        log::error!(
+            "LOCKED OUT: the platform at {} refuses this agent ({msg}) and issues no new token while one is live. \
+             Put the workspace's token in {} or revoke it on the platform. Retrying in {} s.",
+            self.client.shown(),
+            self.client.tokens.path().display(),
+            w.as_secs()
+        );
+        // a token may be written to disk meanwhile
+        let _ = self.client.tokens.reload();
+        Some(w)
+    }
+
+    /// A 400: the configuration must change; retrying faster cannot help.
+    fn rejected(&self, msg: &str) -> Duration {
+        self.metrics.set_registration(RegState::Rejected);
+        log::error!(
+            "platform rejected the registration: {msg}. The advertised URL is {:?}: the platform refuses \
+             loopback, link-local and other unroutable addresses; set AGENT_URL to an address the platform \
+             can reach. Serving anyway; retrying in {} s.",
+            self.agent_url,
+            REJECTED_RETRY.as_secs()
+        );
+        REJECTED_RETRY
+    }
+
+    /// No answer, or an unexpected one: back off and say how to check,
+    /// once; later failures are logged briefly.
+    fn unreachable(&self, e: &RegistryError, attempt: u32, explained: &mut bool) -> Duration {
+        let w = backoff(attempt);
+        if *explained {
+            log::warn!(
+                "registration still failing ({e}); retry {attempt} in {:.1} s",
+                w.as_secs_f64()
+            );
+            return w;
+        }
+        *explained = true;
+        let hint = if matches!(e, RegistryError::Unreachable(m) if m.contains("Dns"))
+            && self.client.base().contains("host.docker.internal")
+        {
+            " On Linux, run the container with --add-host host.docker.internal:host-gateway."
+        } else {
+            " `workspace-agent diagnose` checks the way to the platform."
+        };
+        log::warn!(
+            "waiting for the platform at {} to register ({e}); retrying in {:.1} s. \
+             The agent serves its card meanwhile.{hint}",
+            self.client.shown(),
+            w.as_secs_f64()
+        );
+        w
     }
 
     /// Heartbeats until stopped (`None`) or the token is refused (the

@@ -109,7 +109,8 @@ fn remove_stale_temp_files(dir: &Path) {
         let name = e.file_name();
         let name = name.to_string_lossy();
         // write_atomic names them ".<file>.tmp-<id>"
-        if name.starts_with("..auth_token.tmp-") || name.starts_with("..agent_snapshot.json.tmp-") {
+        let temp_of = |file: &str| name.starts_with(&format!(".{file}.tmp-"));
+        if temp_of(TOKEN_FILE) || temp_of(super::snapshot::SNAPSHOT_FILE) {
             let _ = std::fs::remove_file(e.path());
         }
     }

@@ -472,13 +472,15 @@ pub fn decode_send(params: &Value, limits: &DecodeLimits) -> Result<SendParams, 
             .iter()
             .any(|k| field(c, k).is_some_and(|v| !v.is_null()));
     }
+    // the send's own metadata is not used, but a malformed one is still
+    // an invalid request
+    opt_metadata(p, "params")?;
     Ok(SendParams {
         message,
         blocking,
         history_length,
         accepted_output_modes: modes,
         has_push_config: push,
-        metadata: opt_metadata(p, "params")?,
     })
 }
 
@@ -494,6 +496,7 @@ pub fn decode_task_ref(params: &Value) -> Result<TaskRef, RpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::wire::{to_value, wire};
     use crate::protocol::{codes, v03, v10};
     use serde_json::json;
 
@@ -762,12 +765,12 @@ mod tests {
     #[test]
     fn task_in_both_generations() {
         let t = sample_task();
-        let v1 = v10::encode_send_result(&SendResult::Task(&t));
+        let v1 = to_value(&wire(&SendResult::Task(&t), Version::V10));
         assert_eq!(v1["task"]["status"]["state"], "TASK_STATE_COMPLETED");
         assert_eq!(v1["task"]["history"][0]["role"], "ROLE_USER");
         assert_eq!(v1["task"]["history"][0]["parts"][0], json!({"text": "hi"}));
         assert!(v1["task"].get("kind").is_none());
-        let v0 = v03::encode_send_result(&SendResult::Task(&t));
+        let v0 = to_value(&wire(&SendResult::Task(&t), Version::V03));
         assert_eq!(v0["status"]["state"], "completed");
         assert_eq!(
             v0["history"][0]["parts"][0],
@@ -810,7 +813,9 @@ mod tests {
             status: sample_task().status,
             is_final: true,
         };
-        assert!(v10::encode_event(&e)["statusUpdate"].get("final").is_none());
-        assert_eq!(v03::encode_event(&e)["final"], true);
+        assert!(to_value(&wire(&e, Version::V10))["statusUpdate"]
+            .get("final")
+            .is_none());
+        assert_eq!(to_value(&wire(&e, Version::V03))["final"], true);
     }
 }

@@ -5,11 +5,11 @@
 //! the only places that know what the wire looks like; `v03` and `v10`
 //! share through `common` and never import each other.
 
-pub mod common;
-pub mod model;
-pub mod v03;
-pub mod v10;
-pub mod wire;
+pub(crate) mod common;
+pub(crate) mod model;
+pub(crate) mod v03;
+pub(crate) mod v10;
+pub(crate) mod wire;
 
 use serde_json::{json, Map, Value};
 
@@ -173,6 +173,19 @@ impl Method {
         })
     }
 
+    /// Whether the call may hold its worker past reading the request: a
+    /// send runs the backend, a stream or a subscription writes events
+    /// until the task ends. The rest answer from the store at once.
+    pub fn is_long(self) -> bool {
+        matches!(self, Method::Send | Method::Stream | Method::Subscribe)
+    }
+
+    /// Whether the call is still answered while the agent stops: reading a
+    /// task lets a client collect a result; anything else is refused.
+    pub fn serves_while_stopping(self) -> bool {
+        self == Method::GetTask
+    }
+
     /// The label used in logs and metrics (fixed set: no user data).
     pub fn label(self) -> &'static str {
         use Method::*;
@@ -200,6 +213,50 @@ pub struct RpcRequest {
     pub params: Value,
 }
 
+impl RpcRequest {
+    /// Resolves the method name, once for the whole request: `header` is
+    /// the request's `A2A-Version`; without it the generation follows the
+    /// name. An unknown name is refused with `METHOD_NOT_FOUND`.
+    pub fn into_call(self, header: Option<Version>) -> Result<Call, Refused> {
+        let Some((method, named)) = Method::from_name(&self.method) else {
+            let e = RpcError::new(
+                codes::METHOD_NOT_FOUND,
+                format!("method {:?} is not supported", self.method),
+            );
+            return Err(Refused::new(self.id, e));
+        };
+        Ok(Call {
+            id: self.id,
+            method,
+            version: header.unwrap_or(named),
+            params: self.params,
+        })
+    }
+}
+
+/// A request refused before its method ran: the error, and the request's
+/// id to echo (null when it could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub id: Value,
+    pub error: RpcError,
+}
+
+impl Refused {
+    fn new(id: Value, error: RpcError) -> Refused {
+        Refused { id, error }
+    }
+}
+
+/// A request of a known method, and the generation to answer in.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub id: Value,
+    pub method: Method,
+    pub version: Version,
+    pub params: Value,
+}
+
 /// Limits applied while decoding, so hostile input is refused before it is
 /// stored.
 #[derive(Debug, Clone, Copy)]
@@ -219,11 +276,10 @@ impl Default for DecodeLimits {
     }
 }
 
-/// Decodes a request body. On failure returns the error and the id to echo
-/// (null when the id could not be read).
-pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (Value, RpcError)> {
+/// Decodes a request body.
+pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, Refused> {
     if let Some(depth) = nesting_exceeds(body, limits.max_depth) {
-        return Err((
+        return Err(Refused::new(
             Value::Null,
             RpcError::new(
                 codes::PARSE_ERROR,
@@ -234,7 +290,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return Err((
+            return Err(Refused::new(
                 Value::Null,
                 RpcError::new(codes::PARSE_ERROR, format!("body is not valid JSON: {e}")),
             ))
@@ -246,13 +302,16 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
         } else {
             "body is not a JSON-RPC request object"
         };
-        return Err((Value::Null, RpcError::new(codes::INVALID_REQUEST, what)));
+        return Err(Refused::new(
+            Value::Null,
+            RpcError::new(codes::INVALID_REQUEST, what),
+        ));
     };
     let id = match obj.remove("id") {
         None => Value::Null,
         Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => id,
         Some(_) => {
-            return Err((
+            return Err(Refused::new(
                 Value::Null,
                 RpcError::new(
                     codes::INVALID_REQUEST,
@@ -262,7 +321,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
         }
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err((
+        return Err(Refused::new(
             id,
             RpcError::new(codes::INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\""),
         ));
@@ -270,7 +329,7 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
         _ => {
-            return Err((
+            return Err(Refused::new(
                 id,
                 RpcError::new(codes::INVALID_REQUEST, "\"method\" must be a string"),
             ))
@@ -278,7 +337,10 @@ pub fn parse_request(body: &[u8], limits: &DecodeLimits) -> Result<RpcRequest, (
     };
     let params = obj.remove("params").unwrap_or(Value::Null);
     if !matches!(params, Value::Object(_) | Value::Null) {
-        return Err((id, RpcError::invalid_params("\"params\" must be an object")));
+        return Err(Refused::new(
+            id,
+            RpcError::invalid_params("\"params\" must be an object"),
+        ));
     }
     Ok(RpcRequest { id, method, params })
 }
@@ -314,15 +376,6 @@ pub(crate) fn nesting_exceeds(body: &[u8], max: usize) -> Option<usize> {
     None
 }
 
-/// Moves `result` in: `json!` would serialize a deep copy of it.
-pub fn success(id: &Value, result: Value) -> Value {
-    let mut o = Map::new();
-    o.insert("jsonrpc".into(), json!("2.0"));
-    o.insert("id".into(), id.clone());
-    o.insert("result".into(), result);
-    Value::Object(o)
-}
-
 /// `error` serialized: the body of every JSON-RPC error answer.
 pub fn error_bytes(id: &Value, err: &RpcError, version: Version) -> Vec<u8> {
     wire::to_bytes(&error(id, err, version), 0)
@@ -355,7 +408,6 @@ pub struct SendParams {
     pub history_length: Option<usize>,
     pub accepted_output_modes: Vec<String>,
     pub has_push_config: bool,
-    pub metadata: Option<Map<String, Value>>,
 }
 
 /// Parameters of `ListTasks` (1.0).
@@ -394,20 +446,20 @@ mod tests {
     fn envelope_errors_have_the_right_codes() {
         let l = DecodeLimits::default();
         assert_eq!(
-            parse_request(b"{nope", &l).unwrap_err().1.code,
+            parse_request(b"{nope", &l).unwrap_err().error.code,
             codes::PARSE_ERROR
         );
         assert_eq!(
-            parse_request(b"[]", &l).unwrap_err().1.code,
+            parse_request(b"[]", &l).unwrap_err().error.code,
             codes::INVALID_REQUEST
         );
         assert_eq!(
-            parse_request(b"42", &l).unwrap_err().1.code,
+            parse_request(b"42", &l).unwrap_err().error.code,
             codes::INVALID_REQUEST
         );
-        let (id, e) = parse_request(br#"{"id":7,"method":"x"}"#, &l).unwrap_err();
+        let Refused { id, error: e } = parse_request(br#"{"id":7,"method":"x"}"#, &l).unwrap_err();
         assert_eq!((id, e.code), (json!(7), codes::INVALID_REQUEST));
-        let (id, e) = parse_request(
+        let Refused { id, error: e } = parse_request(
             br#"{"jsonrpc":"2.0","id":"a","method":"m","params":[1]}"#,
             &l,
         )
@@ -422,7 +474,7 @@ mod tests {
         let l = DecodeLimits::default();
         let deep = "[".repeat(100_000);
         assert_eq!(
-            parse_request(deep.as_bytes(), &l).unwrap_err().1.code,
+            parse_request(deep.as_bytes(), &l).unwrap_err().error.code,
             codes::PARSE_ERROR
         );
         // brackets inside strings do not count

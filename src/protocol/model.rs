@@ -37,6 +37,12 @@ impl TaskState {
         self.is_terminal() || matches!(self, TaskState::InputRequired | TaskState::AuthRequired)
     }
 
+    /// The state's name in logs, errors and the shutdown snapshot: the 0.3
+    /// spelling the platform reads.
+    pub fn name(self) -> &'static str {
+        super::common::state_name(self, super::Version::V03)
+    }
+
     pub const ALL: [TaskState; 8] = [
         TaskState::Submitted,
         TaskState::Working,
@@ -233,12 +239,6 @@ impl Task {
             + opt_map_bytes(&self.metadata)
     }
 
-    /// A copy with at most the `n` most recent history messages
-    /// (`historyLength`); `None` keeps everything.
-    pub fn with_history_limit(&self, n: Option<usize>) -> Task {
-        self.copy_with(n, true)
-    }
-
     /// A copy of only what a reply shows: the history cut to `n` messages,
     /// the artifacts if asked for. What is left out is never copied.
     pub fn copy_with(&self, n: Option<usize>, artifacts: bool) -> Task {
@@ -376,92 +376,53 @@ mod tests {
         Some(m)
     }
 
+    /// The test message changed by `f`.
+    fn message_with(f: impl FnOnce(&mut Message)) -> Message {
+        let mut m = message();
+        f(&mut m);
+        m
+    }
+
     /// One message per field, each holding a megabyte there and nowhere else.
     fn messages_with_one_big_field() -> Vec<(&'static str, Message)> {
-        let m = message;
+        let part = |content| Part {
+            content,
+            metadata: None,
+        };
+        let file = PartContent::File {
+            content: FileContent::Uri("u".into()),
+            name: Some(big()),
+            media_type: None,
+        };
+        let part_metadata = Part {
+            metadata: with_metadata(big()),
+            ..Part::text("")
+        };
         vec![
-            (
-                "messageId",
-                Message {
-                    message_id: big(),
-                    ..m()
-                },
-            ),
-            (
-                "contextId",
-                Message {
-                    context_id: Some(big()),
-                    ..m()
-                },
-            ),
-            (
-                "taskId",
-                Message {
-                    task_id: Some(big()),
-                    ..m()
-                },
-            ),
+            ("messageId", message_with(|m| m.message_id = big())),
+            ("contextId", message_with(|m| m.context_id = Some(big()))),
+            ("taskId", message_with(|m| m.task_id = Some(big()))),
             (
                 "referenceTaskIds",
-                Message {
-                    reference_task_ids: vec![big()],
-                    ..m()
-                },
+                message_with(|m| m.reference_task_ids = vec![big()]),
             ),
-            (
-                "extensions",
-                Message {
-                    extensions: vec![big()],
-                    ..m()
-                },
-            ),
+            ("extensions", message_with(|m| m.extensions = vec![big()])),
             (
                 "metadata",
-                Message {
-                    metadata: with_metadata(big()),
-                    ..m()
-                },
+                message_with(|m| m.metadata = with_metadata(big())),
             ),
             (
                 "text part",
-                Message {
-                    parts: vec![Part::text(big())],
-                    ..m()
-                },
+                message_with(|m| m.parts = vec![Part::text(big())]),
             ),
             (
                 "part metadata",
-                Message {
-                    parts: vec![Part {
-                        metadata: with_metadata(big()),
-                        ..Part::text("")
-                    }],
-                    ..m()
-                },
+                message_with(|m| m.parts = vec![part_metadata]),
             ),
-            (
-                "file name",
-                Message {
-                    parts: vec![Part {
-                        content: PartContent::File {
-                            content: FileContent::Uri("u".into()),
-                            name: Some(big()),
-                            media_type: None,
-                        },
-                        metadata: None,
-                    }],
-                    ..m()
-                },
-            ),
+            ("file name", message_with(|m| m.parts = vec![part(file)])),
             (
                 "data part",
-                Message {
-                    parts: vec![Part {
-                        content: PartContent::Data(json!({"a": [big()]})),
-                        metadata: None,
-                    }],
-                    ..m()
-                },
+                message_with(|m| m.parts = vec![part(PartContent::Data(json!({"a": [big()]})))]),
             ),
         ]
     }

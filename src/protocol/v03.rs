@@ -2,44 +2,15 @@
 //! results returned bare. What the Molecule platform and most deployed
 //! clients speak.
 
-use super::common::{role_name, state_name};
 use super::model::*;
 use super::wire::{to_value, wire};
 use super::Version;
 use serde_json::Value;
 
-pub fn role_str(r: Role) -> &'static str {
-    role_name(r, Version::V03)
-}
-
-pub fn state_str(s: TaskState) -> &'static str {
-    state_name(s, Version::V03)
-}
-
 // ---- encoding: the views in `wire`, as `Value`s ------------------------------
-
-pub fn encode_part(p: &Part) -> Value {
-    to_value(&wire(p, Version::V03))
-}
 
 pub fn encode_message(m: &Message) -> Value {
     to_value(&wire(m, Version::V03))
-}
-
-pub fn encode_status(s: &TaskStatus) -> Value {
-    to_value(&wire(s, Version::V03))
-}
-
-pub fn encode_task(t: &Task) -> Value {
-    to_value(&wire(t, Version::V03))
-}
-
-pub fn encode_event(e: &TaskEvent) -> Value {
-    to_value(&wire(e, Version::V03))
-}
-
-pub fn encode_send_result(r: &SendResult) -> Value {
-    to_value(&wire(r, Version::V03))
 }
 
 #[cfg(test)]
@@ -80,7 +51,7 @@ mod tests {
             artifacts: vec![],
             metadata: None,
         };
-        let v = encode_task(&t);
+        let v = to_value(&wire(&t, Version::V03));
         assert_eq!(v["kind"], "task");
         assert_eq!(v["status"]["state"], "input-required");
     }

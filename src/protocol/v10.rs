@@ -2,21 +2,11 @@
 //! (`{"task": ..}`), `ROLE_*` and `TASK_STATE_*` enums, parts as
 //! `{"text"}` / `{"raw"}` / `{"url"}` / `{"data"}`, no `kind`.
 
-use super::common::{
-    opt_bool, opt_count, opt_str, params_object, parse_state, role_name, state_name,
-};
+use super::common::{opt_bool, opt_count, opt_str, params_object, parse_state};
 use super::model::*;
 use super::wire::{to_value, wire};
 use super::{ListParams, RpcError, Version};
 use serde_json::{Map, Value};
-
-pub fn role_str(r: Role) -> &'static str {
-    role_name(r, Version::V10)
-}
-
-pub fn state_str(s: TaskState) -> &'static str {
-    state_name(s, Version::V10)
-}
 
 // ---- decoding --------------------------------------------------------------
 // Parts, messages and sends are decoded by `common`, for both generations.
@@ -67,28 +57,8 @@ pub fn decode_list(params: &Value) -> Result<ListParams, RpcError> {
 
 // ---- encoding: the views in `wire`, as `Value`s ------------------------------
 
-pub fn encode_part(p: &Part) -> Value {
-    to_value(&wire(p, Version::V10))
-}
-
 pub fn encode_message(m: &Message) -> Value {
     to_value(&wire(m, Version::V10))
-}
-
-pub fn encode_status(s: &TaskStatus) -> Value {
-    to_value(&wire(s, Version::V10))
-}
-
-pub fn encode_task(t: &Task) -> Value {
-    to_value(&wire(t, Version::V10))
-}
-
-pub fn encode_event(e: &TaskEvent) -> Value {
-    to_value(&wire(e, Version::V10))
-}
-
-pub fn encode_send_result(r: &SendResult) -> Value {
-    to_value(&wire(r, Version::V10))
 }
 
 #[cfg(test)]
