@@ -23,6 +23,8 @@ pub mod config;
 mod fsutil;
 pub mod fuzz_checks;
 mod health;
+mod http_client;
+mod http_url;
 mod ids;
 mod logging;
 mod memory;

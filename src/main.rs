@@ -29,24 +29,9 @@ fn main() -> ExitCode {
     if !matches!(args.first().map(String::as_str), None | Some("run")) {
         signals::unblock();
     }
-    let code = match args.first().map(String::as_str) {
-        None | Some("run") => run(),
-        Some("healthcheck") => cli::healthcheck::run(),
-        Some("diagnose") => cli::diagnose::run(),
-        Some("send") => cli::send::run(&args[1..]),
-        Some("card") => cli::card::run(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            print!("{}", cli::help());
-            0
-        }
-        Some("-V" | "--version" | "version") => {
-            println!("workspace-agent {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
-        Some(other) => {
-            eprintln!("error: unknown command {other:?}; see `workspace-agent --help`");
-            2
-        }
+    let code = match cli::dispatch(&args) {
+        Some(code) => code,
+        None => run(),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

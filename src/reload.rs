@@ -1,5 +1,6 @@
-//! SIGHUP reloads the card: the card file and `AGENT_NAME` /
-//! `AGENT_DESCRIPTION` are read again, the served card is swapped, and the
+//! SIGHUP reloads the card: the card file is read again (the environment
+//! is the one the process started with, so `AGENT_NAME` and
+//! `AGENT_DESCRIPTION` stay), the served card is swapped, and the
 //! platform is told through `/registry/update-card`. (`signals` turns the
 //! signal into an event; the main thread calls `card` for it.)
 

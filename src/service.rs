@@ -54,16 +54,8 @@ impl ServiceConfig {
             task_timeout: cfg.task_timeout,
             queue_wait: l.queue_wait,
             max_concurrent_tasks: l.max_concurrent_tasks,
-            decode: DecodeLimits {
-                max_depth: l.json_max_depth,
-                max_parts: l.max_parts,
-                max_part_bytes: l.max_part_bytes,
-            },
-            store: StoreLimits {
-                max_tasks: l.max_tasks,
-                max_bytes: l.max_task_store_bytes,
-                idle_ttl: l.task_idle_ttl,
-            },
+            decode: l.decode,
+            store: l.store,
         }
     }
 }

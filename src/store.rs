@@ -34,7 +34,7 @@ impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {
             max_tasks: 1000,
-            max_bytes: 64 << 20,
+            max_bytes: 16 << 20,
             idle_ttl: Duration::from_secs(3600),
         }
     }

@@ -311,6 +311,8 @@ fn the_readme_documents_every_variable() {
     let vars: Vec<&str> = help
         .lines()
         .filter_map(|l| l.strip_prefix("    "))
+        // a name starts at column 4; deeper lines continue a meaning
+        .filter(|l| !l.starts_with(' '))
         .filter_map(|l| l.split_whitespace().next())
         .filter(|w| {
             w.len() > 2

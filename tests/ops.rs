@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+
 use common::platform::MockPlatform;
 use common::*;
 use serde_json::{json, Value};
@@ -97,13 +99,19 @@ fn readyz_waits_until_the_platform_accepted_us() {
 
 #[test]
 fn a_command_that_cannot_run_is_not_ready() {
+    // a program that cannot run stops the start (tests/cli_tasks.rs); one
+    // that loses its execute bit later makes the agent not ready
+    let script = temp_dir("readyz-cmd").join("answer.sh");
+    std::fs::write(&script, "#!/bin/sh\ncat\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let a = Agent::start(&[
         ("AGENT_BACKEND", "command"),
-        ("AGENT_COMMAND", "nonexistent-prog --x"),
+        ("AGENT_COMMAND", script.to_str().unwrap()),
     ]);
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (status, body) = get(&a, "/readyz", &[]);
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("\"nonexistent-prog\" not found"), "{body}");
+    assert!(body.contains("answer.sh is not executable"), "{body}");
 }
 
 fn send(a: &Agent, text: &str) -> Value {
@@ -241,7 +249,7 @@ fn diagnose_honours_register_false_and_checks_the_backend() {
     let (code, text) = diagnose(&env);
     assert_eq!(code, 1, "{text}");
     assert!(
-        text.contains("✗ backend command: program \"nonexistent-prog\" not found"),
+        text.contains("✗ configuration: AGENT_COMMAND: program \"nonexistent-prog\" is not found"),
         "{text}"
     );
 }
@@ -254,12 +262,12 @@ fn the_start_up_line_names_the_backend_without_secrets() {
         ("OPENAI_MODEL", "qwen-test"),
         ("OPENAI_API_KEY", "sk-very-secret-key"),
     ]);
+    // the card can answer before the start-up line is written: wait for it
+    let line = "backend=openai (model qwen-test, base URL http://127.0.0.1:9/v1, API key set)";
+    let logged = eventually(std::time::Duration::from_secs(5), || {
+        a.logs().contains(line)
+    });
     let logs = a.logs();
-    assert!(
-        logs.contains(
-            "backend=openai (model qwen-test, base URL http://127.0.0.1:9/v1, API key set)"
-        ),
-        "{logs}"
-    );
+    assert!(logged, "{logs}");
     assert!(!logs.contains("sk-very-secret-key"));
 }

@@ -14,7 +14,7 @@ use crate::store::CancelToken;
 use std::cell::RefCell;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use ureq::rustls;
 
 /// The sockets of one guarded call.
@@ -85,12 +85,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(tls: Arc<rustls::ClientConfig>) -> Client {
-        let agent = ureq::AgentBuilder::new()
+        let agent = crate::http_client::builder(&crate::http_client::Timeouts::BACKEND)
             .tls_connector(Arc::new(Connector { tls }))
             .max_idle_connections(0)
             .redirects(0)
-            .timeout_connect(Duration::from_secs(10))
-            .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
             .build();
         Client { agent }
     }

@@ -17,8 +17,6 @@
 use crate::config::{BackendConfig, CommandConfig, OpenAiConfig};
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The longest models list read; the ids sit at the start of each entry.
@@ -56,11 +54,12 @@ fn check_openai(o: &OpenAiConfig, timeout: Duration) -> Result<String, String> {
     let base = o.base_url.trim_end_matches('/');
     let url = format!("{base}/models");
     let shown = crate::redact::url(&url);
-    let agent = ureq::AgentBuilder::new()
-        .tls_config(std::sync::Arc::clone(&o.tls))
-        .timeout_connect(timeout)
-        .timeout(timeout)
-        .build();
+    let timeouts = crate::http_client::Timeouts {
+        connect: timeout,
+        total: Some(timeout),
+        read: None,
+    };
+    let agent = crate::http_client::agent(&timeouts, Some(std::sync::Arc::clone(&o.tls)));
     let mut req = agent.get(&url);
     if let Some(key) = &o.api_key {
         req = req.set("Authorization", &format!("Bearer {key}"));
@@ -153,43 +152,15 @@ fn check_command(c: &CommandConfig) -> Result<String, String> {
     let Some(program) = c.argv.first() else {
         return Err("AGENT_COMMAND is empty".into());
     };
-    let path = find_program(program, child_path(c)).ok_or_else(|| {
-        format!(
-            "program {program:?} not found (give a path, or put it on the PATH the program gets)"
-        )
-    })?;
-    let meta = std::fs::metadata(&path)
-        .map_err(|e| format!("program {} cannot be read: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("program {} is not a file", path.display()));
-    }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!(
-            "program {} is not executable (chmod +x it)",
-            path.display()
-        ));
-    }
-    Ok(format!("program {} is executable", path.display()))
-}
-
-/// The PATH the child gets, which is where `Command` looks the program up.
-fn child_path(c: &CommandConfig) -> Option<&str> {
-    c.env
+    // the PATH the child gets, which is where `Command` looks the program up
+    let path = c
+        .env
         .vars
         .iter()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-}
-
-fn find_program(program: &str, path: Option<&str>) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program));
-    }
-    path.unwrap_or("/usr/local/bin:/usr/bin:/bin")
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| p.is_file())
+        .map(|(_, v)| v.as_str());
+    let found = crate::config::find_program(program, path).map_err(|e| e.to_string())?;
+    Ok(format!("program {} is executable", found.display()))
 }
 
 #[cfg(test)]

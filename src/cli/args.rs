@@ -55,6 +55,13 @@ impl Args {
     }
 }
 
+/// Whether `raw` asks for help (`-h`, `--help`) before any `--`.
+pub fn wants_help(raw: &[String]) -> bool {
+    raw.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "-h" || a == "--help")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +84,7 @@ mod tests {
         assert_eq!(a.opt("task"), Some("t"));
         assert!(Args::parse(&v(&["--bogus"]), &[], &[]).is_err());
         assert!(Args::parse(&v(&["--task"]), &[], &["task"]).is_err());
+        assert!(wants_help(&v(&["u", "--help"])) && wants_help(&v(&["-h"])));
+        assert!(!wants_help(&v(&["u", "--", "--help"])) && !wants_help(&v(&["u"])));
     }
 }

@@ -2,39 +2,47 @@
 //! client), check the required fields, print a readable summary.
 
 use super::args::Args;
+use super::output::{self, out, say, Stop};
+use crate::http_client::{self, Timeouts};
 use serde_json::Value;
-use std::io::Read;
-use std::time::Duration;
+use std::io::{Read, Write};
 
-pub const USAGE: &str = "usage: workspace-agent card URL [--json]";
+pub const FLAGS: &[&str] = &["json"];
 
-fn card_url(url: &str) -> String {
+/// The card's URL for what was typed: a base URL gets the well-known path;
+/// without a scheme it is `http://`.
+fn card_url(typed: &str) -> String {
+    let url = crate::http_url::with_default_scheme(typed);
     if url.ends_with(".json") {
-        url.to_string()
+        url
     } else {
         format!("{}{}", url.trim_end_matches('/'), crate::card::CARD_PATH)
     }
 }
 
-fn fetch(url: &str, version: Option<&str>) -> Result<Value, String> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
+/// The card as `version` sees it. Errors name `shown` (the URL) once.
+fn fetch(agent: &ureq::Agent, url: &str, version: Option<&str>) -> Result<Value, String> {
+    let shown = crate::redact::url(url);
     let mut req = agent.get(url);
     if let Some(v) = version {
         req = req.set("A2A-Version", v);
     }
     let resp = match req.call() {
         Ok(r) => r,
-        Err(ureq::Error::Status(code, _)) => return Err(format!("{url} answered HTTP {code}")),
-        Err(ureq::Error::Transport(t)) => return Err(format!("cannot reach {url}: {t}")),
+        Err(ureq::Error::Status(code, _)) => return Err(format!("{shown} answered HTTP {code}")),
+        Err(ureq::Error::Transport(t)) => {
+            return Err(format!(
+                "cannot reach {shown}: {}",
+                http_client::transport_error(&t)
+            ))
+        }
     };
     let mut body = String::new();
     resp.into_reader()
         .take(4 << 20)
         .read_to_string(&mut body)
-        .map_err(|e| format!("reading {url}: {e}"))?;
-    serde_json::from_str(&body).map_err(|e| format!("{url} is not a JSON agent card: {e}"))
+        .map_err(|e| format!("reading {shown}: {e}"))?;
+    serde_json::from_str(&body).map_err(|e| format!("{shown} is not a JSON agent card: {e}"))
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -42,58 +50,79 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 pub fn run(raw: &[String]) -> i32 {
-    let args = match Args::parse(raw, &["json"], &[]) {
+    output::exit_code(card(raw))
+}
+
+fn card(raw: &[String]) -> Result<i32, Stop> {
+    let args = match Args::parse(raw, FLAGS, &[]) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            return 2;
+            say(&format!("error: {e}\n{}", super::usage("card")));
+            return Ok(2);
         }
     };
-    let [url] = args.positional.as_slice() else {
-        eprintln!("error: card needs a URL\n{USAGE}");
-        return 2;
+    let [typed] = args.positional.as_slice() else {
+        say(&format!(
+            "error: card needs a URL\n{}",
+            super::usage("card")
+        ));
+        return Ok(2);
     };
-    let url = card_url(url);
-    let v03 = match fetch(&url, None) {
+    let url = card_url(typed);
+    if let Err(why) = crate::http_url::parse(&url) {
+        say(&format!(
+            "error: {:?} is not a valid URL: {why}",
+            crate::redact::url(&url)
+        ));
+        return Ok(2);
+    }
+    let agent = http_client::agent(&Timeouts::CLI, None);
+    let v03 = match fetch(&agent, &url, None) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
+            say(&format!("error: {e}"));
+            return Ok(1);
         }
     };
-    let v10 = fetch(&url, Some("1.0")).unwrap_or_else(|_| v03.clone());
+    let mut out = out();
     if args.flag("json") {
-        println!("{}", serde_json::to_string_pretty(&v03).unwrap_or_default());
-        return 0;
+        let pretty = serde_json::to_string_pretty(&v03).unwrap_or_default();
+        writeln!(out, "{pretty}")?;
+        return Ok(0);
     }
     if !v03.is_object() {
-        eprintln!("error: {url} is JSON but not an object: not an agent card");
-        return 1;
+        say(&format!(
+            "error: {} is JSON but not an object: not an agent card",
+            crate::redact::url(&url)
+        ));
+        return Ok(1);
     }
-    let (p03, _) = crate::card::validate(&v03);
-    let (_, p10) = crate::card::validate(&v10);
-    println!(
-        "{} {} — {}",
-        s(&v03, "name"),
-        s(&v03, "version"),
-        s(&v03, "description")
-    );
+    let v10 = fetch(&agent, &url, Some("1.0")).unwrap_or_else(|_| v03.clone());
+    summary(&mut out, &v03, &v10)
+}
+
+/// The card in a few lines, then whether it is valid for each generation.
+fn summary(out: &mut impl Write, v03: &Value, v10: &Value) -> Result<i32, Stop> {
+    let (p03, _) = crate::card::validate(v03);
+    let (_, p10) = crate::card::validate(v10);
+    let (name, version) = (s(v03, "name"), s(v03, "version"));
+    writeln!(out, "{name} {version} — {}", s(v03, "description"))?;
     if let Some(u) = v03.get("url").and_then(Value::as_str) {
-        println!(
-            "  url: {u} ({} {})",
-            s(&v03, "preferredTransport"),
-            s(&v03, "protocolVersion")
-        );
+        let (transport, proto) = (s(v03, "preferredTransport"), s(v03, "protocolVersion"));
+        writeln!(out, "  url: {u} ({transport} {proto})")?;
     }
-    if let Some(ifaces) = v10.get("supportedInterfaces").and_then(Value::as_array) {
-        for i in ifaces {
-            println!(
-                "  interface: {} {} {}",
-                s(i, "url"),
-                s(i, "protocolBinding"),
-                s(i, "protocolVersion")
-            );
-        }
+    for i in v10
+        .get("supportedInterfaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (u, binding) = (s(i, "url"), s(i, "protocolBinding"));
+        writeln!(
+            out,
+            "  interface: {u} {binding} {}",
+            s(i, "protocolVersion")
+        )?;
     }
     if let Some(c) = v03.get("capabilities").and_then(Value::as_object) {
         let on: Vec<&str> = c
@@ -101,14 +130,12 @@ pub fn run(raw: &[String]) -> i32 {
             .filter(|(_, v)| v.as_bool() == Some(true))
             .map(|(k, _)| k.as_str())
             .collect();
-        println!(
-            "  capabilities: {}",
-            if on.is_empty() {
-                "none".into()
-            } else {
-                on.join(", ")
-            }
-        );
+        let on = if on.is_empty() {
+            "none".into()
+        } else {
+            on.join(", ")
+        };
+        writeln!(out, "  capabilities: {on}")?;
     }
     for sk in v03
         .get("skills")
@@ -116,25 +143,37 @@ pub fn run(raw: &[String]) -> i32 {
         .into_iter()
         .flatten()
     {
-        println!(
-            "  skill {}: {} — {}",
-            s(sk, "id"),
-            s(sk, "name"),
-            s(sk, "description")
-        );
+        let (id, name) = (s(sk, "id"), s(sk, "name"));
+        writeln!(out, "  skill {id}: {name} — {}", s(sk, "description"))?;
     }
-    let report = |gen: &str, problems: &[String]| {
+    for (gen, problems) in [("0.3", &p03), ("1.0", &p10)] {
         if problems.is_empty() {
-            println!("✓ valid A2A {gen} card");
+            writeln!(out, "✓ valid A2A {gen} card")?;
         } else {
-            println!("✗ not a valid A2A {gen} card: {}", problems.join("; "));
+            writeln!(out, "✗ not a valid A2A {gen} card: {}", problems.join("; "))?;
         }
-    };
-    report("0.3", &p03);
-    report("1.0", &p10);
-    if p03.is_empty() || p10.is_empty() {
+    }
+    Ok(if p03.is_empty() || p10.is_empty() {
         0
     } else {
         1
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_urls() {
+        assert_eq!(
+            card_url("localhost:8000"),
+            "http://localhost:8000/.well-known/agent-card.json"
+        );
+        assert_eq!(
+            card_url("https://h/"),
+            "https://h/.well-known/agent-card.json"
+        );
+        assert_eq!(card_url("http://h/c.json"), "http://h/c.json");
     }
 }

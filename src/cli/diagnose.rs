@@ -3,6 +3,7 @@
 //! never registers, never prints the token.
 
 use crate::config::{BackendConfig, Config, ConfigError};
+use crate::http_client::{self, Timeouts};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::fs::PermissionsExt;
@@ -27,21 +28,7 @@ impl Report {
 
 /// Host and port of an http(s) URL (already validated by `Config`).
 pub fn host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let default = if scheme == "https" { 443 } else { 80 };
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']')?;
-        let port = after
-            .strip_prefix(':')
-            .map_or(Some(default), |p| p.parse().ok())?;
-        return Some((h.to_string(), port));
-    }
-    match authority.split_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
-        None => Some((authority.to_string(), default)),
-    }
+    crate::http_url::parse(url).ok().map(|u| (u.host, u.port))
 }
 
 /// Why the platform would refuse this IP as an advertised address, if it
@@ -211,10 +198,7 @@ fn check_platform(r: &mut Report, cfg: &Config) {
             return;
         }
     }
-    let agent = ureq::AgentBuilder::new()
-        .tls_config(std::sync::Arc::clone(&cfg.tls))
-        .timeout(Duration::from_secs(5))
-        .build();
+    let agent = http_client::agent(&Timeouts::CHECK, Some(std::sync::Arc::clone(&cfg.tls)));
     match agent.get(&cfg.platform_url).call() {
         Ok(resp) => r.pass(
             "platform HTTP",
@@ -373,9 +357,7 @@ fn check_local_agent(r: &mut Report, cfg: &Config) {
 /// it says so in `/metrics`.
 fn check_token_saved(r: &mut Report, cfg: &Config) {
     let url = format!("http://127.0.0.1:{}/metrics", cfg.port);
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(2))
-        .build();
+    let agent = http_client::agent(&Timeouts::PROBE, None);
     let mut req = agent.get(&url);
     if let (true, Some(t)) = (cfg.ops.metrics_auth, &cfg.auth_token) {
         req = req.set("Authorization", &format!("Bearer {t}"));

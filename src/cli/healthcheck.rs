@@ -3,14 +3,16 @@
 //! (liveness: the process serves; readiness is `/readyz`'s business, and
 //! restarting an agent whose backend is down would not bring it back).
 
-use std::time::Duration;
+use super::output::{out, say};
+use crate::http_client::{self, Timeouts};
+use std::io::Write;
 
 pub fn run() -> i32 {
     let port = match std::env::var("PORT") {
         Ok(p) if !p.trim().is_empty() => match p.trim().parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => {
-                eprintln!("unhealthy: PORT={p:?} is not a valid port");
+                say(&format!("unhealthy: PORT={p:?} is not a valid port"));
                 return 1;
             }
         },
@@ -18,11 +20,12 @@ pub fn run() -> i32 {
     };
     match check_local(port) {
         Ok(s) => {
-            println!("healthy: {s}");
+            // a closed stdout is no reason to fail (or panic)
+            let _ = writeln!(out(), "healthy: {s}");
             0
         }
         Err(e) => {
-            eprintln!("unhealthy: {e}");
+            say(&format!("unhealthy: {e}"));
             1
         }
     }
@@ -31,9 +34,7 @@ pub fn run() -> i32 {
 /// Whether the agent on 127.0.0.1:`port` serves (`diagnose` asks too).
 pub fn check_local(port: u16) -> Result<String, String> {
     let url = format!("http://127.0.0.1:{port}/healthz");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(2))
-        .build();
+    let agent = http_client::agent(&Timeouts::PROBE, None);
     match agent.get(&url).call() {
         Ok(r) if r.status() == 200 => Ok(format!("{url} answered 200")),
         Ok(r) => Err(format!("{url} answered HTTP {}", r.status())),

@@ -3,11 +3,16 @@
 //! raw responses).
 
 use super::args::Args;
+use super::output::{self, out, say, Stop};
+use super::rpc::{self, Target, Wait};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::time::Duration;
 
-pub const USAGE: &str = "usage: workspace-agent send URL TEXT [--stream] [--json] [--context ID] [--task ID] [--protocol 0.3|1.0] [--token TOKEN]";
+pub const FLAGS: &[&str] = &["stream", "json"];
+pub const OPTIONS: &[&str] = &["context", "task", "protocol", "token", "token-file"];
+
+/// The longest line of a stream read (one event's `data:`).
+const MAX_EVENT_LINE: u64 = 16 << 20;
 
 /// Every `text` of every part under `parts` arrays in `v`, in order.
 pub fn collect_text(v: &Value, out: &mut String) {
@@ -31,7 +36,8 @@ pub fn collect_text(v: &Value, out: &mut String) {
     }
 }
 
-/// The reply a person wants to read from a send result (either generation).
+/// The reply a person wants to read from a task or message (either
+/// generation) and the task's state.
 pub fn reply_text(result: &Value) -> (String, Option<String>) {
     let task = result.get("task").unwrap_or(result);
     let state = task
@@ -54,7 +60,7 @@ pub fn reply_text(result: &Value) -> (String, Option<String>) {
     (text, state)
 }
 
-fn is_failure(state: Option<&str>) -> bool {
+pub fn is_failure(state: Option<&str>) -> bool {
     matches!(
         state,
         Some(
@@ -68,186 +74,198 @@ fn is_failure(state: Option<&str>) -> bool {
     )
 }
 
+/// `state` as a person reads it: `TASK_STATE_INPUT_REQUIRED` is
+/// `input-required`, like 0.3's spelling.
+pub fn short_state(state: &str) -> String {
+    match state.strip_prefix("TASK_STATE_") {
+        Some(s) => s.to_ascii_lowercase().replace('_', "-"),
+        None => state.to_string(),
+    }
+}
+
 pub fn run(raw: &[String]) -> i32 {
-    let args = match Args::parse(
-        raw,
-        &["stream", "json"],
-        &["context", "task", "protocol", "token"],
-    ) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
-            return 2;
-        }
-    };
-    let [url, text] = args.positional.as_slice() else {
-        eprintln!("error: send needs a URL and a TEXT\n{USAGE}");
-        return 2;
-    };
-    let v10 = match args.opt("protocol").unwrap_or("0.3") {
-        "0.3" => false,
-        "1.0" | "1" => true,
-        other => {
-            eprintln!("error: --protocol {other:?} is not 0.3 or 1.0");
-            return 2;
-        }
-    };
-    let stream = args.flag("stream");
-    let mut message = if v10 {
+    output::exit_code(send(raw))
+}
+
+fn message(target: &Target, text: &str, args: &Args) -> Value {
+    let mut m = if target.v10 {
         json!({"messageId": crate::ids::new_id(), "role": "ROLE_USER", "parts": [{"text": text}]})
     } else {
-        json!({"kind": "message", "messageId": crate::ids::new_id(), "role": "user", "parts": [{"kind": "text", "text": text}]})
+        json!({"kind": "message", "messageId": crate::ids::new_id(), "role": "user",
+               "parts": [{"kind": "text", "text": text}]})
     };
     if let Some(c) = args.opt("context") {
-        message["contextId"] = json!(c);
+        m["contextId"] = json!(c);
     }
     if let Some(t) = args.opt("task") {
-        message["taskId"] = json!(t);
+        m["taskId"] = json!(t);
     }
-    let method = match (v10, stream) {
+    m
+}
+
+fn send(raw: &[String]) -> Result<i32, Stop> {
+    let usage = |e: &str| {
+        say(&format!("error: {e}\n{}", super::usage("send")));
+        Ok(2)
+    };
+    let args = match Args::parse(raw, FLAGS, OPTIONS) {
+        Ok(a) => a,
+        Err(e) => return usage(&e),
+    };
+    let [url, text] = args.positional.as_slice() else {
+        return usage("send needs a URL and a TEXT");
+    };
+    let target = match Target::from_args(url, &args, false) {
+        Ok(t) => t,
+        Err(e) => return usage(&e),
+    };
+    let stream = args.flag("stream");
+    let method = match (target.v10, stream) {
         (false, false) => "message/send",
         (false, true) => "message/stream",
         (true, false) => "SendMessage",
         (true, true) => "SendStreamingMessage",
     };
-    let body = json!({"jsonrpc": "2.0", "id": crate::ids::new_id(), "method": method, "params": {"message": message}});
-
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(10))
-        .timeout_read(Duration::from_secs(600))
-        .build();
-    let mut req = agent.post(url).set("Content-Type", "application/json");
-    if v10 {
-        req = req.set("A2A-Version", "1.0");
-    }
-    if stream {
-        req = req.set("Accept", "text/event-stream");
-    }
-    if let Some(t) = args.opt("token") {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    let resp = match req.send_string(&body.to_string()) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(code, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            eprintln!(
-                "error: {url} answered HTTP {code}: {}",
-                crate::metrics::truncate(body.trim(), 300)
-            );
-            return 1;
+    let wait = if stream { Wait::Stream } else { Wait::Answer };
+    let params = json!({"message": message(&target, text, &args)});
+    let answer = target.post(method, params, wait).and_then(|resp| {
+        if stream && resp.content_type().contains("event-stream") {
+            Ok(Err(resp))
+        } else {
+            rpc::read_json(resp).map(Ok)
         }
-        Err(ureq::Error::Transport(t)) => {
-            eprintln!("error: cannot reach {url}: {t}");
-            return 1;
+    });
+    let mut out = out();
+    match answer {
+        Err(e) => {
+            say(&format!("error: {}", target.explain(&e)));
+            Ok(1)
         }
-    };
-    let ctype = resp.content_type().to_string();
-    if stream && ctype.contains("event-stream") {
-        return print_stream(resp.into_reader(), args.flag("json"));
-    }
-    let mut raw_body = String::new();
-    if let Err(e) = resp
-        .into_reader()
-        .take(16 << 20)
-        .read_to_string(&mut raw_body)
-    {
-        eprintln!("error: reading the answer from {url}: {e}");
-        return 1;
-    }
-    let v: Value = match serde_json::from_str(&raw_body) {
-        Ok(v) => v,
-        Err(_) => {
-            eprintln!(
-                "error: {url} did not answer with JSON-RPC (Content-Type {ctype:?}): is it an A2A agent's endpoint? Try the URL from its card"
-            );
-            return 1;
+        Ok(Err(events)) => print_stream(&mut out, events.into_reader(), args.flag("json")),
+        Ok(Ok(v)) => {
+            if args.flag("json") {
+                writeln!(out, "{v}")?;
+            }
+            print_response(&mut out, &v, args.flag("json"))
         }
-    };
-    if args.flag("json") {
-        println!("{v}");
     }
-    print_response(&v, args.flag("json"))
 }
 
 /// Prints one JSON-RPC response; returns the exit code it implies.
-fn print_response(v: &Value, json_mode: bool) -> i32 {
-    if let Some(e) = v.get("error") {
-        eprintln!(
-            "error: the agent answered JSON-RPC error {}: {}",
-            e.get("code").unwrap_or(&Value::Null),
-            e.get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("(no message)")
-        );
-        return 1;
+fn print_response(out: &mut impl Write, v: &Value, json_mode: bool) -> Result<i32, Stop> {
+    if let Some(e) = rpc::rpc_error(v) {
+        say(&format!("error: {e}"));
+        return Ok(1);
     }
-    let Some(result) = v.get("result") else {
-        eprintln!("error: the answer is not a JSON-RPC response (no result, no error)");
-        return 1;
-    };
-    let (text, state) = reply_text(result);
+    let (text, state) = reply_text(&v["result"]);
     if !json_mode {
-        println!("{text}");
+        writeln!(out, "{text}")?;
     }
     if is_failure(state.as_deref()) {
-        eprintln!("task ended {}", state.unwrap_or_default());
-        return 1;
+        say(&format!(
+            "task ended {}",
+            short_state(&state.unwrap_or_default())
+        ));
+        return Ok(1);
     }
-    0
+    Ok(0)
 }
 
-fn print_stream(reader: impl Read, json_mode: bool) -> i32 {
-    let mut code = 0;
-    let mut out = std::io::stdout();
-    for line in BufReader::new(reader).lines() {
-        let Ok(line) = line else { break };
-        let Some(data) = line.strip_prefix("data:") else {
+/// What one stream event says.
+enum Event {
+    Text(String),
+    /// an artifact named "error": the failure's text, shown with it
+    ErrorText(String),
+    Failed(String),
+    Other,
+}
+
+fn event(v: &Value) -> Event {
+    let r = &v["result"];
+    let artifact = r
+        .get("artifact")
+        .or_else(|| r.pointer("/artifactUpdate/artifact"));
+    if let Some(a) = artifact {
+        let mut t = String::new();
+        collect_text(a, &mut t);
+        if a.get("name").and_then(Value::as_str) == Some("error") {
+            return Event::ErrorText(t);
+        }
+        return Event::Text(t);
+    }
+    let status = r
+        .get("status")
+        .or_else(|| r.pointer("/statusUpdate/status"))
+        .or_else(|| r.pointer("/task/status"));
+    match status {
+        Some(s) if is_failure(s.get("state").and_then(Value::as_str)) => {
+            let mut why = String::new();
+            collect_text(s, &mut why);
+            let state = s.get("state").and_then(Value::as_str).unwrap_or_default();
+            Event::Failed(format!("task ended {}: {why}", short_state(state)))
+        }
+        _ => Event::Other,
+    }
+}
+
+/// Prints a stream's text as it comes; a failure is reported once, on
+/// stderr, at the end (a stream carries its text in an "error" artifact,
+/// in the failed status, and maybe in a final task).
+fn print_stream(out: &mut impl Write, events: impl Read, json_mode: bool) -> Result<i32, Stop> {
+    let mut reader = BufReader::new(events);
+    let mut failure = None;
+    let mut error_text = None;
+    loop {
+        let mut line = Vec::new();
+        match (&mut reader)
+            .take(MAX_EVENT_LINE)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&line);
+        let Some(data) = line.trim_end().strip_prefix("data:") else {
             continue;
         };
         let Ok(v) = serde_json::from_str::<Value>(data.trim()) else {
-            eprintln!(
+            say(&format!(
                 "error: a stream event is not JSON: {}",
                 crate::metrics::truncate(data, 200)
-            );
-            return 1;
+            ));
+            return Ok(1);
         };
         if json_mode {
-            let _ = writeln!(out, "{v}");
+            writeln!(out, "{v}")?;
             continue;
         }
-        if let Some(e) = v.get("error") {
-            eprintln!(
-                "error: the agent answered JSON-RPC error {}: {}",
-                e["code"], e["message"]
-            );
-            return 1;
+        if let Some(e) = rpc::rpc_error(&v) {
+            say(&format!("error: {e}"));
+            return Ok(1);
         }
-        let r = &v["result"];
-        let artifact = r
-            .get("artifact")
-            .or_else(|| r.pointer("/artifactUpdate/artifact"));
-        let status = r
-            .get("status")
-            .or_else(|| r.pointer("/statusUpdate/status"));
-        if let Some(a) = artifact {
-            let mut t = String::new();
-            collect_text(a, &mut t);
-            let _ = write!(out, "{t}");
-            let _ = out.flush();
-        } else if let Some(s) = status {
-            let state = s.get("state").and_then(Value::as_str);
-            if is_failure(state) {
-                let mut why = String::new();
-                collect_text(s, &mut why);
-                eprintln!("\ntask ended {}: {why}", state.unwrap_or_default());
-                code = 1;
+        match event(&v) {
+            Event::Text(t) => {
+                write!(out, "{t}")?;
+                out.flush()?;
             }
+            Event::ErrorText(t) => error_text = Some(t),
+            Event::Failed(f) => failure = Some(f),
+            Event::Other => {}
         }
+    }
+    if let (Some(t), None) = (&error_text, &failure) {
+        write!(out, "{t}")?;
     }
     if !json_mode {
-        println!();
+        writeln!(out)?;
     }
-    code
+    match failure {
+        Some(f) => {
+            say(&f);
+            Ok(1)
+        }
+        None => Ok(0),
+    }
 }
 
 #[cfg(test)]
@@ -256,12 +274,35 @@ mod tests {
 
     #[test]
     fn reply_text_in_both_generations() {
-        let v03 = json!({"kind":"task","status":{"state":"completed"},"history":[{"parts":[{"kind":"text","text":"q"}]}],
+        let v03 = json!({"kind":"task","status":{"state":"completed"},
+            "history":[{"parts":[{"kind":"text","text":"q"}]}],
             "artifacts":[{"parts":[{"kind":"text","text":"a"}]}]});
         assert_eq!(reply_text(&v03), ("a".into(), Some("completed".into())));
-        let v10 = json!({"task":{"status":{"state":"TASK_STATE_FAILED","message":{"parts":[{"text":"why"}]}}}});
+        let v10 = json!({"task":{"status":{"state":"TASK_STATE_FAILED",
+            "message":{"parts":[{"text":"why"}]}}}});
         assert_eq!(reply_text(&v10).0, "why");
         let msg = json!({"message":{"parts":[{"text":"m"}]}});
         assert_eq!(reply_text(&msg).0, "m");
+    }
+
+    #[test]
+    fn states_read_the_same_in_both_generations() {
+        assert_eq!(short_state("TASK_STATE_INPUT_REQUIRED"), "input-required");
+        assert_eq!(short_state("completed"), "completed");
+    }
+
+    #[test]
+    fn a_streamed_failure_is_reported_once() {
+        let failed = r#"{"state":"failed","message":{"parts":[{"kind":"text","text":"boom"}]}}"#;
+        let error = r#"{"name":"error","parts":[{"kind":"text","text":"boom"}]}"#;
+        let body = format!(
+            "data: {{\"result\":{{\"kind\":\"artifact-update\",\"artifact\":{error}}}}}\n\n\
+             data: {{\"result\":{{\"kind\":\"status-update\",\"status\":{failed}}}}}\n\n\
+             data: {{\"result\":{{\"kind\":\"task\",\"status\":{failed}}}}}\n\n"
+        );
+        let mut out = Vec::new();
+        let code = print_stream(&mut out, body.as_bytes(), false).unwrap();
+        assert_eq!(code, 1);
+        assert_eq!(String::from_utf8_lossy(&out), "\n");
     }
 }

@@ -3,7 +3,6 @@
 use super::TokenStore;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RegistryError {
@@ -54,12 +53,7 @@ impl PlatformClient {
     ) -> PlatformClient {
         PlatformClient {
             base: base.trim_end_matches('/').to_string(),
-            agent: ureq::AgentBuilder::new()
-                .tls_config(tls)
-                .timeout_connect(Duration::from_secs(5))
-                .timeout(Duration::from_secs(15))
-                .user_agent(concat!("workspace-agent/", env!("CARGO_PKG_VERSION")))
-                .build(),
+            agent: crate::http_client::agent(&crate::http_client::Timeouts::PLATFORM, Some(tls)),
             tokens,
         }
     }
