@@ -26,7 +26,7 @@ def server(path):
     port = bench.free_port()
     env = {"PATH": os.environ.get("PATH", ""), "WORKSPACE_ID": "bench", "PORT": str(port), "BIND_ADDR": "127.0.0.1",
            "AGENT_URL": f"http://127.0.0.1:{port}", "CONFIGS_DIR": "/tmp", "REGISTER": "false", "RUST_LOG": "warn",
-           "MAX_CONNECTIONS": "1024", "WORKERS": "16"}
+           "MAX_CONNECTIONS": "1024"}
     return bench.Server(os.path.basename(path), [path], env, port)
 
 

@@ -1,5 +1,5 @@
 //! The agent as one value: `Agent::start` wires every long-lived thread
-//! (HTTP workers, the platform thread), `Running::wait` idles the calling
+//! (the HTTP server, the platform thread), `Running::wait` idles the calling
 //! thread until a stop, and `Running::shutdown` stops them in the order
 //! ARCHITECTURE.md gives. The signal thread is the caller's (`main`): it
 //! exists before the configuration is read, and it raises the stop flag
@@ -30,7 +30,7 @@ const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// `backend::watchdog`).
 const CANCEL_WAIT: Duration = Duration::from_secs(1);
 
-/// How long past the grace a worker may take to finish writing an answer.
+/// How long past the grace a connection may take to finish writing an answer.
 const WORKER_EXTRA: Duration = Duration::from_millis(500);
 
 /// Why the agent could not start.
@@ -38,7 +38,7 @@ const WORKER_EXTRA: Duration = Duration::from_millis(500);
 pub enum StartError {
     /// the port could not be bound (the message says what to change)
     Listen(String),
-    /// the HTTP server or its workers could not start
+    /// the HTTP server could not start
     Server(String),
 }
 
@@ -87,15 +87,15 @@ pub struct Running {
 pub struct Report {
     /// unfinished tasks canceled once the grace was over
     pub canceled: usize,
-    /// workers still writing to slow clients at the deadline (left behind)
-    pub stuck_workers: usize,
+    /// requests still being written to slow clients at the deadline (left behind)
+    pub stuck_answers: usize,
     /// where the snapshot went, if one was written
     pub snapshot: Option<PathBuf>,
     pub took: Duration,
 }
 
 impl Agent {
-    /// Binds the port, then starts the HTTP workers and (with `REGISTER`)
+    /// Binds the port, then starts the HTTP server and (with `REGISTER`)
     /// the platform thread. `stop` is the flag the caller's signal thread
     /// raises; every thread started here wakes on it.
     pub fn start(cfg: Config, stop: Stop) -> Result<Running, StartError> {
@@ -225,7 +225,7 @@ impl Running {
 
     /// Stops the agent: stop flag up (the platform thread stops
     /// heartbeating) → the listener closes → in-flight runs get until
-    /// `deadline` → every live task is canceled → workers are joined →
+    /// `deadline` → every live task is canceled → answers in progress are waited for →
     /// the snapshot is written. Idle, this takes milliseconds.
     pub fn shutdown(mut self, deadline: Instant) -> Report {
         let began = Instant::now();
@@ -244,13 +244,13 @@ impl Running {
         self.server.stop_accepting();
         let canceled = self.cancel_after(deadline);
         // Workers finish the answers they are writing (streams end with the
-        // tasks); a worker stuck on a dead client does not hold up the exit.
-        let stuck_workers = self
+        // tasks); an answer stuck on a dead client does not hold up the exit.
+        let stuck_answers = self
             .server
             .join(Instant::now().max(deadline) + WORKER_EXTRA);
-        if stuck_workers > 0 {
+        if stuck_answers > 0 {
             log::warn!(
-                "{stuck_workers} worker(s) still busy with slow clients; exiting without them"
+                "{stuck_answers} answer(s) still being written to slow clients; exiting without them"
             );
         }
         self.wait_platform(deadline);
@@ -258,7 +258,7 @@ impl Running {
         log::info!("stopped cleanly in {} ms", began.elapsed().as_millis());
         Report {
             canceled,
-            stuck_workers,
+            stuck_answers,
             snapshot,
             took: began.elapsed(),
         }
@@ -379,7 +379,7 @@ mod tests {
         let (running, dir) = start(0);
         let report = running.shutdown(Instant::now() + Duration::from_secs(5));
         assert_eq!(report.canceled, 0);
-        assert_eq!(report.stuck_workers, 0);
+        assert_eq!(report.stuck_answers, 0);
         assert!(report.took < Duration::from_secs(2), "{report:?}");
         let snap = report.snapshot.expect("CONFIGS_DIR exists: a snapshot");
         assert_eq!(snap, dir.join(crate::platform::snapshot::SNAPSHOT_FILE));
@@ -389,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_that_outlives_the_grace_is_canceled_then_workers_join() {
+    fn a_run_that_outlives_the_grace_is_canceled_then_its_answer_written() {
         // eight words spread over 20 s: still running when the grace ends
         let (running, dir) = start(20_000);
         let answer = send_non_blocking(running.server.local_addr);
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(running.service.live_tasks().len(), 1);
         let report = running.shutdown(Instant::now() + Duration::from_millis(200));
         assert_eq!(report.canceled, 1, "{report:?}");
-        assert_eq!(report.stuck_workers, 0, "{report:?}");
+        assert_eq!(report.stuck_answers, 0, "{report:?}");
         assert!(report.took < Duration::from_secs(3), "{report:?}");
         let text = std::fs::read_to_string(report.snapshot.unwrap()).unwrap();
         assert!(

@@ -118,8 +118,6 @@ table! {
     SHUTDOWN_GRACE_SECS, Number(8, 0, 86_400), Plain,
         "time in-flight tasks get after SIGTERM; keep it below `docker stop`'s 10 s, \
          raise it with terminationGracePeriodSeconds";
-    WORKERS, Number(16, 2, 1024), Plain,
-        "HTTP worker threads (streams and blocking sends each hold one)";
     AGENT_BACKEND, Text("echo"), Plain, "echo / openai / command / http";
     AGENT_TIMEOUT_SECS, Number(300, 1, 86_400), Plain,
         "longest a backend may take for one message";
@@ -342,7 +340,6 @@ pub struct Config {
     pub configs_dir: PathBuf,
     pub heartbeat_interval: Duration,
     pub shutdown_grace: Duration,
-    pub workers: usize,
     pub task_timeout: Duration,
     pub backend: BackendConfig,
     pub card: CardConfig,
@@ -798,7 +795,6 @@ impl Config {
             configs_dir,
             heartbeat_interval: Duration::from_secs(number(env, &var::HEARTBEAT_INTERVAL_SECS)?),
             shutdown_grace: Duration::from_secs(number(env, &var::SHUTDOWN_GRACE_SECS)?),
-            workers: number(env, &var::WORKERS)?,
             task_timeout: Duration::from_secs(number(env, &var::AGENT_TIMEOUT_SECS)?),
             backend,
             card: card.card,
@@ -812,7 +808,7 @@ impl Config {
     /// One line for the start-up log: everything useful, no secret.
     pub fn summary(&self) -> String {
         format!(
-            "workspace={} platform={} advertised={} listen={}:{} backend={} workers={} \
+            "workspace={} platform={} advertised={} listen={}:{} backend={} \
              max_tasks_running={} heartbeat={}s grace={}s configs={} inbound_auth={} \
              private_ca={}",
             self.workspace_id,
@@ -821,7 +817,6 @@ impl Config {
             self.bind_addr,
             self.port,
             crate::backend::probe::describe(&self.backend),
-            self.workers,
             self.limits.max_concurrent_tasks,
             self.heartbeat_interval.as_secs(),
             self.shutdown_grace.as_secs(),

@@ -281,7 +281,7 @@ fn path_of(rq: &Request) -> &str {
 }
 
 /// Answers one request on route `r` (`Route::of(path_of(&rq))`). An A2A
-/// call answers itself (it may stream, or move to an overflow thread);
+/// call answers itself (it may stream);
 /// every other answer is built whole here and leaves through `respond`.
 fn handle(state: &Arc<State>, rq: Request, r: Route) {
     let resp = match (r, rq.method()) {
@@ -645,7 +645,7 @@ fn stream(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if send(&mut w, &chunk).is_err() {
-            log::debug!("stream client went away; worker freed");
+            log::debug!("stream client went away");
             return sent;
         }
         if is_final {
@@ -699,7 +699,7 @@ fn in_memory_fixture(
         ServiceConfig::from_config(&cfg),
         Arc::clone(&metrics),
     ));
-    // a real server (the state needs one) that never serves: no workers
+    // a real server (the state needs one) that never serves
     let listener = TcpListener::bind(("127.0.0.1", 0)).ok()?;
     let http = tiny_http::Server::from_listener(listener, None).ok()?;
     let parts = ServerParts {
@@ -760,7 +760,7 @@ mod tests {
     }
 
     /// Sends each request on a connection of its own to a state with this
-    /// backend, through the real isolation a worker uses; returns the raw
+    /// backend, through the real isolation a connection thread uses; returns the raw
     /// answers.
     fn serve(backend: Buggy, requests: &[Vec<u8>]) -> Vec<String> {
         crate::panics::install_hook();

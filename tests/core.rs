@@ -62,7 +62,6 @@ fn help_lists_every_variable_and_version_prints() {
         "CONFIGS_DIR",
         "HEARTBEAT_INTERVAL_SECS",
         "SHUTDOWN_GRACE_SECS",
-        "WORKERS",
         "RUST_LOG",
         "AGENT_BACKEND",
     ] {
@@ -272,7 +271,7 @@ fn past_the_grace_period_tasks_are_canceled_and_the_agent_still_exits_zero() {
 
 #[test]
 fn idle_connections_do_not_starve_a_fresh_client() {
-    let a = Agent::start(&[("WORKERS", "4")]);
+    let a = Agent::start(&[]);
     let idle: Vec<TcpStream> = (0..64)
         .map(|_| TcpStream::connect(("127.0.0.1", a.port)).unwrap())
         .collect();

@@ -69,6 +69,6 @@ def agent():
 @pytest.fixture(scope="module")
 def slow_agent():
     # answers word by word over 3 s: streaming and cancel become observable
-    a = Agent(ECHO_DELAY_MS=3000, WORKERS=6)
+    a = Agent(ECHO_DELAY_MS=3000)
     yield a
     a.stop()

@@ -33,7 +33,7 @@ from conftest import ROOT, Agent
 def tck():
     script = os.path.join(ROOT, "examples", "conformance_agent.py")
     a = Agent(AGENT_BACKEND="command", AGENT_COMMAND_FORMAT="jsonl",
-              AGENT_COMMAND=f"python3 {script}", WORKERS=8)
+              AGENT_COMMAND=f"python3 {script}")
     yield a
     a.stop()
 
