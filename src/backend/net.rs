@@ -10,6 +10,7 @@
 //! at once. No connection pooling, so every request has its own socket.
 
 use super::watchdog::Watchdog;
+use super::{describe_http_error, refuse_redirect, BackendError, Turn};
 use crate::store::CancelToken;
 use std::cell::RefCell;
 use std::net::{Shutdown, TcpStream};
@@ -109,6 +110,49 @@ impl Client {
             sockets,
             watchdog,
         })
+    }
+}
+
+/// A JSON POST to send within a turn.
+pub struct Post<'a> {
+    pub url: &'a str,
+    /// names the peer in errors (`the webhook at ...`), URL redacted
+    pub what: &'a str,
+    /// headers besides `Content-Type: application/json`
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a str,
+}
+
+/// An answer's head; its body is still to read while `call` can interrupt it.
+pub struct Answered<'a> {
+    pub call: Guard<'a>,
+    pub resp: ureq::Response,
+}
+
+impl Client {
+    /// Sends `post` so the turn's cancel or deadline can cut it short; an
+    /// error status, a redirect or a transport failure is an error here.
+    pub fn post_json(
+        &self,
+        turn: &Turn<'_>,
+        post: &Post<'_>,
+    ) -> Result<Answered<'_>, BackendError> {
+        let call = self
+            .guard(turn.cancel, turn.deadline)
+            .map_err(BackendError::Failed)?;
+        let mut request = call
+            .post(post.url)
+            .timeout(turn.remaining()?)
+            .set("Content-Type", "application/json");
+        for (name, value) in post.headers {
+            request = request.set(name, value);
+        }
+        let resp = match request.send_string(post.body) {
+            Err(_) if call.interrupted() => return Err(turn.interrupted()),
+            r => r.map_err(|e| describe_http_error(post.what, e))?,
+        };
+        refuse_redirect(post.what, &resp)?;
+        Ok(Answered { call, resp })
     }
 }
 
