@@ -10,8 +10,7 @@
 mod card_file;
 mod command;
 
-pub use card_file::default_description;
-pub use command::{find_program, split_command, ProgramError, SplitError, DEFAULT_PATH};
+pub use command::{find_program, split_command};
 
 use crate::protocol::DecodeLimits;
 use crate::store::StoreLimits;
