@@ -459,6 +459,12 @@ fn tls_config(env: &dyn Env) -> Result<Tls, ConfigError> {
     })
 }
 
+/// The agent's TLS client configuration (built-in roots plus `AGENT_CA_FILE`
+/// or `SSL_CERT_FILE`) for the CLI, which loads no whole `Config`.
+pub fn client_tls(env: &dyn Env) -> Result<Arc<ClientConfig>, ConfigError> {
+    tls_config(env).map(|t| t.config)
+}
+
 /// `AGENT_COMMAND_USER=uid[:gid]`, numeric (a scratch image has no user
 /// database to look names up in).
 fn command_user(env: &dyn Env) -> Result<Option<(u32, u32)>, ConfigError> {

@@ -190,19 +190,11 @@ pub(crate) fn describe_http_error(what: &str, e: ureq::Error) -> BackendError {
             BackendError::Failed(format!("{what} answered HTTP {code}: {body}"))
         }
         ureq::Error::Transport(t) => {
-            // ureq's own text starts with the URL: use the parts after it
-            let mut text = t.kind().to_string();
-            if let Some(m) = t.message() {
-                text = format!("{text}: {m}");
-            }
-            if let Some(source) = std::error::Error::source(&t) {
-                text = format!("{text}: {source}");
-            }
+            let text = crate::http_client::transport_error(&t);
             if text.contains("timed out") || text.contains("Timeout") || text.contains("WouldBlock")
             {
                 BackendError::TimedOut
             } else {
-                let text = crate::redact::text(&text);
                 BackendError::Failed(format!("could not reach {what}: {text}"))
             }
         }

@@ -76,7 +76,14 @@ fn card(raw: &[String]) -> Result<i32, Stop> {
         ));
         return Ok(2);
     }
-    let agent = http_client::agent(&Timeouts::CLI, None);
+    let tls = match crate::config::client_tls(&crate::config::ProcessEnv) {
+        Ok(tls) => tls,
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return Ok(2);
+        }
+    };
+    let agent = http_client::agent(&Timeouts::CLI, Some(tls));
     let v03 = match fetch(&agent, &url, None) {
         Ok(v) => v,
         Err(e) => {
