@@ -153,8 +153,8 @@ table! {
     AGENT_WEBHOOK_URL, Unset, Plain,
         "http backend: URL that gets {text, task_id, context_id} and answers {text}";
     AGENT_CA_FILE, Unset, Plain,
-        "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides \
-         the built-in roots; SSL_CERT_FILE is used when it is unset";
+        "PEM bundle of private CA certificates trusted for HTTPS (platform, backends, the CLI) \
+         besides the built-in roots; SSL_CERT_FILE is used when it is unset";
     SSL_CERT_FILE, Unset, Plain,
         "like AGENT_CA_FILE (the usual name for a CA bundle); added to the built-in roots, \
          not replacing them";
