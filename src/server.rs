@@ -123,6 +123,10 @@ impl HttpServer {
     }
 
     /// Counts the HTTP connections open at each call (the heartbeat's figure).
+    pub(crate) fn open_connections(&self) -> usize {
+        self.state.open_connections()
+    }
+
     pub(crate) fn connection_counter(&self) -> impl Fn() -> usize + Send + 'static {
         let state = Arc::clone(&self.state);
         move || state.open_connections()
