@@ -157,6 +157,8 @@ fn get_cancel_and_list_tasks() {
         &[],
     );
     let id = r["result"]["id"].as_str().expect("a task id").to_string();
+    // a non-blocking send answers `submitted`; the run starts a moment later
+    a.wait_working(1);
 
     let o = run_bin(&[], &["list", &url, "--context", "ctx-cli"]);
     assert!(o.status.success(), "{}", err(&o));
