@@ -124,6 +124,12 @@ impl Service {
         self.store.cancel_all()
     }
 
+    /// Ends every open stream (shutdown, once runs are over or canceled);
+    /// returns how many.
+    pub fn close_streams(&self) -> usize {
+        self.store.close_subscriptions()
+    }
+
     /// The answer to a method this agent does not know, counted as such.
     pub fn unknown_method(&self, id: &Value, e: &RpcError, version: Version) -> Vec<u8> {
         crate::logging::note_a2a_method("invalid");

@@ -585,6 +585,18 @@ impl TaskStore {
         n
     }
 
+    /// Ends every subscription (shutdown): a stream on a task that waits
+    /// for input has no run to cancel and would otherwise stay open until
+    /// the process exits. Events already sent are still delivered; the
+    /// tasks keep their states. Returns how many subscriptions ended.
+    pub fn close_subscriptions(&self) -> usize {
+        let mut g = self.lock();
+        g.tasks
+            .values_mut()
+            .map(|e| std::mem::take(&mut e.subscribers).len())
+            .sum()
+    }
+
     /// `ListTasks`: newest status change first, cursor paging.
     pub fn list(&self, p: &crate::protocol::ListParams) -> Result<Page, String> {
         let after = p.status_timestamp_after.map(|t| {

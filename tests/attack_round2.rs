@@ -69,3 +69,62 @@ fn many_large_bodies_finishing_together_do_not_multiply_memory() {
     drop(conns);
     still_fine(&a);
 }
+
+/// An agent whose command backend is a jsonl program (`sh -c script`).
+fn jsonl_agent(script: &str, extra: &[(&str, &str)]) -> Agent {
+    let command = format!("sh -c '{script}'");
+    let mut env = vec![
+        ("AGENT_BACKEND", "command"),
+        ("AGENT_COMMAND_FORMAT", "jsonl"),
+        ("AGENT_COMMAND", command.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    Agent::start(&env)
+}
+
+/// A stream open on a task that waits for input (no backend run in
+/// flight) held every shutdown for the whole grace and half a second more,
+/// and its client never heard that the agent went: the grace's cancel only
+/// reaches runs. The stream now ends as the agent stops.
+#[test]
+fn a_stream_on_a_task_waiting_for_input_does_not_hold_up_shutdown() {
+    let question =
+        r#"{"kind":"status-update","status":{"state":"input-required","message":"which?"}}"#;
+    let mut a = jsonl_agent(
+        &format!("cat >/dev/null; echo '\\''{question}'\\''"),
+        &[("SHUTDOWN_GRACE_SECS", "5")],
+    );
+    let r = a.rpc("message/send", send_params("start"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "input-required", "{r}");
+    let id = r["result"]["id"].as_str().unwrap().to_string();
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tasks/resubscribe","params":{{"id":"{id}"}}}}"#
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", a.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut first = [0u8; 64];
+    let n = s.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    let t = std::time::Instant::now();
+    a.signal(libc::SIGTERM);
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the stream stayed open {:?} into the shutdown",
+        t.elapsed()
+    );
+    assert!(
+        rest.ends_with(b"0\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(a
+        .wait_exit(Duration::from_secs(3))
+        .is_some_and(|s| s.success()));
+}
