@@ -128,3 +128,27 @@ fn a_stream_on_a_task_waiting_for_input_does_not_hold_up_shutdown() {
         .wait_exit(Duration::from_secs(3))
         .is_some_and(|s| s.success()));
 }
+
+/// A backend program's stderr (which may echo what a client sent it) goes
+/// into the operator's log when the program fails: with text logs, its
+/// newlines and escape sequences forged whole log lines.
+#[test]
+fn a_programs_stderr_cannot_forge_log_lines() {
+    let script = r#"printf "oops\n2026-01-01T00:00:00Z ERROR forged line\r\033[2K\n" >&2; exit 1"#;
+    let a = Agent::start(&[
+        ("AGENT_BACKEND", "command"),
+        ("AGENT_COMMAND", &format!("sh -c '{script}'")),
+    ]);
+    let r = a.rpc("message/send", send_params("x"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
+    assert!(
+        eventually(Duration::from_secs(5), || a.logs().contains("forged line")),
+        "{}",
+        a.logs()
+    );
+    let logs = a.logs();
+    for line in logs.lines() {
+        assert!(!line.starts_with("2026-01-01"), "a forged line: {line:?}");
+        assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line:?}");
+    }
+}
