@@ -152,3 +152,22 @@ fn a_programs_stderr_cannot_forge_log_lines() {
         assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line:?}");
     }
 }
+
+/// A key with a line break in it (a key file pasted with one, a hostile
+/// environment) makes the HTTP client refuse the header, and its error
+/// quoted the header whole: the key went into the task's failure text,
+/// which the client reads, and into the log.
+#[test]
+fn a_key_the_http_client_refuses_is_not_quoted_to_the_client() {
+    let closed = free_port();
+    let base = format!("http://127.0.0.1:{closed}/v1");
+    let a = Agent::start(&[
+        ("AGENT_BACKEND", "openai"),
+        ("OPENAI_BASE_URL", &base),
+        ("OPENAI_API_KEY", "sk-SECRET123\r\nX-Injected: 1"),
+    ]);
+    let r = a.rpc("message/send", send_params("x"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
+    assert!(!r.to_string().contains("SECRET123"), "{r}");
+    assert!(!a.logs().contains("SECRET123"), "{}", a.logs());
+}
