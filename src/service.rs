@@ -368,10 +368,7 @@ impl Service {
                 cancel,
                 resumed: false,
             }),
-            Err(Full) => Err(RpcError::internal(
-                "the task store is full of unfinished tasks \
-                 (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
-            )),
+            Err(Full) => Err(store_full()),
         }
     }
 
@@ -411,6 +408,7 @@ impl Service {
                 }
                 Err(RpcError::new(codes::UNSUPPORTED_OPERATION, why))
             }
+            ResumeError::Full => Err(store_full()),
             ResumeError::NotWaiting(state) => Err(RpcError::new(
                 codes::UNSUPPORTED_OPERATION,
                 format!(
@@ -470,6 +468,13 @@ enum Started {
 struct FollowUp {
     version: Version,
     streaming: bool,
+}
+
+fn store_full() -> RpcError {
+    RpcError::internal(
+        "the task store is full of unfinished tasks \
+         (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
+    )
 }
 
 /// What a send may ask for that this agent cannot do.

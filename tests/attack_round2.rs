@@ -171,3 +171,39 @@ fn a_key_the_http_client_refuses_is_not_quoted_to_the_client() {
     assert!(!r.to_string().contains("SECRET123"), "{r}");
     assert!(!a.logs().contains("SECRET123"), "{}", a.logs());
 }
+
+/// Each follow-up to a task waiting for input joined its history without
+/// the store's byte bound (only a new task was checked), so one client
+/// grew one live task without end: a follow-up that does not fit is now
+/// refused, as a new task would be.
+#[test]
+fn follow_ups_cannot_grow_a_task_past_the_store_bound() {
+    let question = r#"{"kind":"status-update","status":{"state":"input-required"}}"#;
+    let a = jsonl_agent(
+        &format!("cat >/dev/null; echo '\\''{question}'\\''"),
+        &[("MAX_TASK_STORE_BYTES", "65536")],
+    );
+    let r = a.rpc("message/send", send_params("start"), &[]);
+    let id = r["result"]["id"].as_str().unwrap().to_string();
+    let big = "x".repeat(10_000);
+    let mut refused = None;
+    for turn in 0..20 {
+        let p = serde_json::json!({"message": {"role": "user", "messageId": format!("m{turn}"),
+            "taskId": id, "parts": [{"kind": "text", "text": big}]}});
+        let r = a.rpc("message/send", p, &[]);
+        if r.get("error").is_some() {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r["result"]["status"]["state"], "input-required", "{r}");
+    }
+    let r = refused.expect("20 follow-ups of 10 kB fit a 64 KiB store");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("full"),
+        "{r}"
+    );
+    let bytes = metric(a.port, "workspace_agent_task_store_bytes").unwrap();
+    assert!(bytes <= 65536.0, "the store holds {bytes} bytes");
+    let r = a.rpc("message/send", send_params("a new task"), &[]);
+    assert_eq!(r["result"]["status"]["state"], "input-required", "{r}");
+}
