@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 /// How often freed memory is handed back to the OS while idle.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
 
+/// How often the main thread looks for the end of a burst (connections
+/// closing), after which freed memory is handed back at once rather than
+/// at the next `TRIM_EVERY`.
+const BURST_CHECK: Duration = Duration::from_secs(1);
+
 /// After the grace, every backend answers a cancel within a second (see
 /// `backend::watchdog`).
 const CANCEL_WAIT: Duration = Duration::from_secs(1);
@@ -208,11 +213,27 @@ impl Running {
     /// again when load ends.
     pub fn wait(&self, events: &Receiver<Event>) {
         crate::memory::shed_unused_code();
+        let mut last_trim = Instant::now();
+        let mut open = self.server.open_connections();
+        // checks left that trim: connections closing now free their
+        // threads' memory up to a second later (the pool's idle exit)
+        let mut settling = 0u8;
         loop {
-            match events.recv_timeout(TRIM_EVERY) {
+            match events.recv_timeout(BURST_CHECK) {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Event::Reload) => self.reload_card(),
-                Err(RecvTimeoutError::Timeout) => crate::memory::trim(),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now_open = self.server.open_connections();
+                    if now_open < open {
+                        settling = 3;
+                    }
+                    open = now_open;
+                    if settling > 0 || last_trim.elapsed() >= TRIM_EVERY {
+                        settling = settling.saturating_sub(1);
+                        crate::memory::trim();
+                        last_trim = Instant::now();
+                    }
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
 use crate::slots::{Permit, Slots};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -134,6 +134,10 @@ impl HttpServer {
     }
 
     /// Counts the HTTP connections open at each call (the heartbeat's figure).
+    pub(crate) fn open_connections(&self) -> usize {
+        self.state.open_connections()
+    }
+
     pub(crate) fn connection_counter(&self) -> impl Fn() -> usize + Send + 'static {
         let state = Arc::clone(&self.state);
         move || state.open_connections()
@@ -620,15 +624,6 @@ fn answer(state: &State, rq: Request, call: Call) {
     }
 }
 
-/// Writes one chunk of a chunked body and flushes it, so the client sees
-/// each event as it happens.
-fn write_chunk(w: &mut dyn Write, data: &[u8]) -> std::io::Result<()> {
-    write!(w, "{:x}\r\n", data.len())?;
-    w.write_all(data)?;
-    w.write_all(b"\r\n")?;
-    w.flush()
-}
-
 fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     let mut out = b"data: ".to_vec();
     // a Vec cannot fail to take bytes, and the results have no failing fields
@@ -637,14 +632,13 @@ fn sse_event(id: &Value, result: impl serde::Serialize) -> Vec<u8> {
     out
 }
 
-const SSE_HEAD: &str = concat!(
-    "HTTP/1.1 200 OK\r\n",
-    "Content-Type: text/event-stream\r\n",
-    "Cache-Control: no-cache\r\n",
-    "X-Accel-Buffering: no\r\n",
-    "Transfer-Encoding: chunked\r\n",
-    "Connection: close\r\n\r\n",
-);
+/// The head of an event stream, besides what tiny_http adds (the framing,
+/// and `Connection: close` when the connection cannot live on).
+const SSE_HEADERS: [(&str, &str); 3] = [
+    ("Content-Type", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+    ("X-Accel-Buffering", "no"),
+];
 
 /// Writes a stream: `first`, then each event until the final one, with a
 /// keep-alive comment whenever the task is quiet. Returns the body bytes
@@ -656,39 +650,56 @@ fn stream(
     first: Value,
     events: Receiver<TaskEvent>,
 ) -> usize {
-    let mut w = rq.into_writer();
-    if w.write_all(SSE_HEAD.as_bytes()).is_err() {
+    let Ok(mut w) = rq.into_event_stream(&SSE_HEADERS) else {
         return 0;
-    }
-    let mut sent = 0;
-    let mut send = |w: &mut dyn Write, data: &[u8]| {
-        sent += data.len();
-        write_chunk(w, data)
     };
-    if send(&mut w, &sse_event(id, first)).is_err() {
-        return sent;
-    }
+    // Events already waiting go out together, in one chunk and one write:
+    // a fast backend's whole stream costs a write or two, not one per event.
+    let mut batch = sse_event(id, first);
+    let mut is_final = false;
+    let mut sent = 0;
     loop {
-        let (chunk, is_final) = match events.recv_timeout(SSE_KEEPALIVE) {
-            Ok(ev) => {
-                let is_final = matches!(ev, TaskEvent::Status { is_final: true, .. });
-                (sse_event(id, wire(&ev, version)), is_final)
-            }
-            Err(RecvTimeoutError::Timeout) => (b": keep-alive\n\n".to_vec(), false),
-            // the task ended (or was evicted) without a final event for us
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        if send(&mut w, &chunk).is_err() {
+        if !is_final {
+            is_final = take_ready(&events, id, version, &mut batch);
+        }
+        sent += batch.len();
+        if is_final {
+            let _ = w.finish(&batch);
+            return sent;
+        }
+        if w.send(&batch).is_err() {
             log::debug!("stream client went away");
             return sent;
         }
-        if is_final {
-            break;
+        batch.clear();
+        match events.recv_timeout(SSE_KEEPALIVE) {
+            Ok(ev) => is_final = push_event(&mut batch, &ev, id, version),
+            Err(RecvTimeoutError::Timeout) => batch.extend_from_slice(b": keep-alive\n\n"),
+            // the task ended (or was evicted) without a final event for us:
+            // the body ends cleanly; the connection may take the next request
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = w.finish(b"");
+                return sent;
+            }
         }
     }
-    let _ = w.write_all(b"0\r\n\r\n");
-    let _ = w.flush();
-    sent
+}
+
+/// Appends the events that are already waiting to `batch`; true when the
+/// final one is among them (`batch` ends there).
+fn take_ready(events: &Receiver<TaskEvent>, id: &Value, v: Version, batch: &mut Vec<u8>) -> bool {
+    while let Ok(ev) = events.try_recv() {
+        if push_event(batch, &ev, id, v) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Appends one event; true if it is the task's final one.
+fn push_event(batch: &mut Vec<u8>, ev: &TaskEvent, id: &Value, v: Version) -> bool {
+    batch.extend_from_slice(&sse_event(id, wire(ev, v)));
+    matches!(ev, TaskEvent::Status { is_final: true, .. })
 }
 
 /// For fuzzing: the agent's real request handling (tiny_http's connection

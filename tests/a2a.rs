@@ -293,3 +293,48 @@ fn inbound_auth_guards_a2a_but_not_the_card() {
     );
     assert_eq!(r["result"]["status"]["state"], "completed");
 }
+
+#[test]
+fn a_finished_stream_leaves_the_connection_open_for_the_next_request() {
+    let a = Agent::start(&[]);
+    let body =
+        json!({"jsonrpc":"2.0","id":1,"method":"message/stream","params":send_params("one two")})
+            .to_string();
+    let stream = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let card = "GET /.well-known/agent-card.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // both on one connection: the card is answered only if the stream's
+    // end left the connection open
+    let out = raw(
+        a.port,
+        format!("{stream}{card}").as_bytes(),
+        Duration::from_secs(10),
+    );
+    let (first, rest) = out.split_once("0\r\n\r\n").expect("the stream's body ends");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    assert!(first.contains("\"final\":true"), "{first}");
+    assert!(
+        rest.starts_with("HTTP/1.1 200"),
+        "the next request is answered: {rest:?}"
+    );
+    // a 1.0 client cannot take chunks: unframed, then the connection ends
+    let out = raw(
+        a.port,
+        format!("{}{card}", stream.replacen("HTTP/1.1", "HTTP/1.0", 1)).as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert!(
+        out.to_ascii_lowercase().contains("connection: close"),
+        "{out}"
+    );
+    assert!(
+        !out.to_ascii_lowercase().contains("transfer-encoding"),
+        "{out}"
+    );
+    assert_eq!(out.matches("HTTP/1.").count(), 1, "{out}");
+}
