@@ -78,6 +78,22 @@ fn write_atomic_with(
     sync_dir(dir).map_err(WriteError::NotDurable)
 }
 
+/// A small text file (a token, a key) read whole, refusing one over `max`
+/// bytes: a path that names `/dev/zero` or a log file must not fill memory.
+pub fn read_small(path: &Path, max: usize) -> io::Result<String> {
+    let mut text = String::new();
+    File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,20 +130,4 @@ mod tests {
     fn missing_dir_is_an_error_not_a_panic() {
         assert!(write_atomic(Path::new("/nonexistent-dir/x/f"), b"x", 0o600).is_err());
     }
-}
-
-/// A small text file (a token, a key) read whole, refusing one over `max`
-/// bytes: a path that names `/dev/zero` or a log file must not fill memory.
-pub fn read_small(path: &Path, max: usize) -> io::Result<String> {
-    let mut text = String::new();
-    File::open(path)?
-        .take(max as u64 + 1)
-        .read_to_string(&mut text)?;
-    if text.len() > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {max} bytes"),
-        ));
-    }
-    Ok(text)
 }
