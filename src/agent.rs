@@ -36,7 +36,7 @@ const BURST_CHECK: Duration = Duration::from_secs(1);
 const CANCEL_WAIT: Duration = Duration::from_secs(1);
 
 /// How long past the grace a connection may take to finish writing an answer.
-const WORKER_EXTRA: Duration = Duration::from_millis(500);
+const ANSWER_EXTRA: Duration = Duration::from_millis(500);
 
 /// Why the agent could not start.
 #[derive(Debug)]
@@ -266,11 +266,11 @@ impl Running {
         let canceled = self.cancel_after(deadline);
         // streams on tasks waiting for input have no run to end them
         self.service.close_streams();
-        // Workers finish the answers they are writing (streams end with the
+        // Connections finish the answers they are writing (streams end with the
         // tasks); an answer stuck on a dead client does not hold up the exit.
         let stuck_answers = self
             .server
-            .join(Instant::now().max(deadline) + WORKER_EXTRA);
+            .join(Instant::now().max(deadline) + ANSWER_EXTRA);
         if stuck_answers > 0 {
             log::warn!(
                 "{stuck_answers} answer(s) still being written to slow clients; exiting without them"

@@ -177,9 +177,15 @@ impl Cards {
     }
 }
 
-/// Checks a card fetched from any agent; returns problems per generation.
-/// Used by the `card` subcommand.
-pub fn validate(card: &Value) -> (Vec<String>, Vec<String>) {
+/// What a card lacks to be valid, per protocol generation.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub v03: Vec<String>,
+    pub v10: Vec<String>,
+}
+
+/// Checks a card fetched from any agent. Used by the `card` subcommand.
+pub fn validate(card: &Value) -> Problems {
     let mut v03 = Vec::new();
     let mut v10 = Vec::new();
     let has_str = |k: &str| {
@@ -236,7 +242,7 @@ pub fn validate(card: &Value) -> (Vec<String>, Vec<String>) {
         }
         _ => v10.push("missing \"supportedInterfaces\" list".into()),
     }
-    (v03, v10)
+    Problems { v03, v10 }
 }
 
 #[cfg(test)]
@@ -264,7 +270,7 @@ mod tests {
     #[test]
     fn v03_card_is_complete() {
         let c = render_v03(&cfg(), CAPS);
-        let (p03, p10) = validate(&c);
+        let Problems { v03: p03, v10: p10 } = validate(&c);
         assert!(p03.is_empty(), "{p03:?}");
         assert!(p10.is_empty(), "{p10:?}");
         assert_eq!(c["preferredTransport"], "JSONRPC");
@@ -280,7 +286,7 @@ mod tests {
             assert!(c.get(k).is_none(), "{k}");
         }
         assert_eq!(c["supportedInterfaces"][0]["protocolVersion"], "1.0");
-        assert!(validate(&c).1.is_empty());
+        assert!(validate(&c).v10.is_empty());
     }
 
     /// The 1.0 `AgentCard` message's fields (a2a.proto), and its

@@ -24,13 +24,9 @@ static OWNED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// under the same uid cannot read the secrets the agent was started with.
 /// `execve` resets the flag, so the programs themselves stay ordinary.
 pub fn protect_from_children() {
-    // SAFETY: prctl(PR_SET_DUMPABLE) takes plain integers and touches no
-    // memory of ours.
-    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    if rc != 0 {
+    if let Err(e) = prctl(libc::PR_SET_DUMPABLE, 0) {
         log::warn!(
-            "could not make the agent non-dumpable ({}): programs it runs may read its environment from /proc",
-            std::io::Error::last_os_error()
+            "could not make the agent non-dumpable ({e}): programs it runs may read its environment from /proc"
         );
     }
 }
@@ -38,13 +34,22 @@ pub fn protect_from_children() {
 /// Orphans of the agent's programs are re-parented to the agent (as they
 /// are anyway when it is PID 1), so `reap_orphans` can collect them.
 pub fn become_subreaper() {
-    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes plain integers.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if rc != 0 {
+    if let Err(e) = prctl(libc::PR_SET_CHILD_SUBREAPER, 1) {
         log::warn!(
-            "could not become a child subreaper ({}): orphans of backend programs go to init",
-            std::io::Error::last_os_error()
+            "could not become a child subreaper ({e}): orphans of backend programs go to init"
         );
+    }
+}
+
+/// One prctl(2) setting with a plain integer value.
+fn prctl(option: libc::c_int, value: libc::c_ulong) -> std::io::Result<()> {
+    // SAFETY: the options used here (PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER)
+    // take plain integers and touch no memory of ours.
+    let rc = unsafe { libc::prctl(option, value, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -10,8 +10,7 @@
 mod card_file;
 mod command;
 
-pub use card_file::default_description;
-pub use command::{find_program, split_command, ProgramError, SplitError, DEFAULT_PATH};
+pub use command::{find_program, split_command};
 
 use crate::protocol::DecodeLimits;
 use crate::store::StoreLimits;
@@ -154,8 +153,8 @@ table! {
     AGENT_WEBHOOK_URL, Unset, Plain,
         "http backend: URL that gets {text, task_id, context_id} and answers {text}";
     AGENT_CA_FILE, Unset, Plain,
-        "PEM bundle of private CA certificates trusted for HTTPS (platform, backends) besides \
-         the built-in roots; SSL_CERT_FILE is used when it is unset";
+        "PEM bundle of private CA certificates trusted for HTTPS (platform, backends, the CLI) \
+         besides the built-in roots; SSL_CERT_FILE is used when it is unset";
     SSL_CERT_FILE, Unset, Plain,
         "like AGENT_CA_FILE (the usual name for a CA bundle); added to the built-in roots, \
          not replacing them";
@@ -458,6 +457,12 @@ fn tls_config(env: &dyn Env) -> Result<Tls, ConfigError> {
         ca_file: named.map(|(_, p)| p),
         config,
     })
+}
+
+/// The agent's TLS client configuration (built-in roots plus `AGENT_CA_FILE`
+/// or `SSL_CERT_FILE`) for the CLI, which loads no whole `Config`.
+pub fn client_tls(env: &dyn Env) -> Result<Arc<ClientConfig>, ConfigError> {
+    tls_config(env).map(|t| t.config)
 }
 
 /// `AGENT_COMMAND_USER=uid[:gid]`, numeric (a scratch image has no user

@@ -38,14 +38,39 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
-/// Parses an absolute `http://` or `https://` URL.
-pub fn parse(url: &str) -> Result<HttpUrl, UrlError> {
+/// A URL cut into scheme, user info, `host[:port]` and the rest.
+struct Pieces<'a> {
+    https: bool,
+    userinfo: Option<&'a str>,
+    host_port: &'a str,
+    /// path, query and fragment as given
+    tail: &'a str,
+}
+
+fn pieces(url: &str) -> Result<Pieces<'_>, UrlError> {
     let (https, rest) = match url.strip_prefix("http://") {
         Some(rest) => (false, rest),
         None => (true, url.strip_prefix("https://").ok_or(UrlError::Scheme)?),
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    Ok(Pieces {
+        https,
+        userinfo,
+        host_port,
+        tail,
+    })
+}
+
+/// Parses an absolute `http://` or `https://` URL.
+pub fn parse(url: &str) -> Result<HttpUrl, UrlError> {
+    let Pieces {
+        https, host_port, ..
+    } = pieces(url)?;
     if host_port.is_empty() || host_port.starts_with(':') {
         return Err(UrlError::NoHost);
     }
@@ -85,6 +110,20 @@ pub fn parse(url: &str) -> Result<HttpUrl, UrlError> {
     })
 }
 
+/// The same URL with its port written out (`http://h/x` -> `http://h:80/x`).
+pub fn with_port(url: &str) -> Result<String, UrlError> {
+    let u = parse(url)?;
+    let p = pieces(url)?;
+    let scheme = if u.https { "https" } else { "http" };
+    let userinfo = p.userinfo.map(|i| format!("{i}@")).unwrap_or_default();
+    let host = if u.host.contains(':') {
+        format!("[{}]", u.host)
+    } else {
+        u.host
+    };
+    Ok(format!("{scheme}://{userinfo}{host}:{}{}", u.port, p.tail))
+}
+
 /// What a person typed as a target, as curl reads it: without a scheme it
 /// means `http://` (`localhost:8000`).
 pub fn with_default_scheme(target: &str) -> String {
@@ -110,6 +149,18 @@ mod tests {
         assert_eq!(hp("http://u:p@a?q=1"), Some(("a".into(), 80)));
         assert_eq!(hp("http://[::1]:9/"), Some(("::1".into(), 9)));
         assert_eq!(hp("https://[::1]"), Some(("::1".into(), 443)));
+    }
+
+    #[test]
+    fn ports_written_out() {
+        let w = |u: &str| with_port(u).unwrap();
+        assert_eq!(w("http://h/v1"), "http://h:80/v1");
+        assert_eq!(w("https://h"), "https://h:443");
+        assert_eq!(w("http://h:8/v1?q"), "http://h:8/v1?q");
+        assert_eq!(w("http://u:p@h?x"), "http://u:p@h:80?x");
+        assert_eq!(w("http://[::1]/"), "http://[::1]:80/");
+        assert_eq!(w("http://[::1]:9#f"), "http://[::1]:9#f");
+        assert_eq!(with_port("http://:9/"), Err(UrlError::NoHost));
     }
 
     #[test]

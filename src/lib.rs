@@ -36,6 +36,7 @@ pub mod protocol;
 mod redact;
 mod reload;
 mod route;
+mod run_pool;
 pub mod server;
 mod service;
 pub mod shutdown;

@@ -80,23 +80,18 @@ fn boot_time() -> Option<u64> {
 }
 
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf reads a constant of the running system
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
+    sysconf_or(libc::_SC_CLK_TCK, 100) as f64
 }
 
 fn page_size() -> u64 {
+    sysconf_or(libc::_SC_PAGESIZE, 4096)
+}
+
+/// A constant of the running system, or the usual value if it has none.
+fn sysconf_or(name: libc::c_int, usual: u64) -> u64 {
     // SAFETY: sysconf reads a constant of the running system
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
+    let v = unsafe { libc::sysconf(name) };
+    u64::try_from(v).ok().filter(|&v| v > 0).unwrap_or(usual)
 }
 
 #[cfg(test)]

@@ -773,8 +773,7 @@ mod tests {
         assert!(!token_matches("", "abc"));
     }
 
-    use crate::backend::{Backend, BackendError, BackendRequest};
-    use crate::store::CancelToken;
+    use crate::backend::{Backend, BackendError, BackendRequest, Turn};
 
     /// A backend with a bug: it panics in `run`, or in `name` (which the
     /// service calls outside the backend run, to word a timeout).
@@ -790,15 +789,9 @@ mod tests {
             "buggy"
         }
 
-        fn run(
-            &self,
-            _: &BackendRequest<'_>,
-            _: &CancelToken,
-            _: Instant,
-            _: &mut dyn FnMut(crate::backend::BackendEvent<'_>),
-        ) -> Result<(), BackendError> {
+        fn run(&self, _: &BackendRequest<'_>, _: &mut Turn<'_>) -> Result<(), BackendError> {
             if self.in_name {
-                return Err(BackendError::TimedOut(Duration::from_secs(1)));
+                return Err(BackendError::TimedOut);
             }
             panic!("bug in run");
         }

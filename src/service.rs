@@ -12,6 +12,7 @@ use crate::protocol::wire::{to_bytes, to_value, wire, Success, TaskList};
 use crate::protocol::{
     self, codes, common, v10, Call, DecodeLimits, Method, RpcError, SendParams, Version,
 };
+use crate::run_pool::RunPool;
 use crate::slots::{Permit, Slots};
 use crate::store::{
     new_task, CancelToken, Full, LiveTask, ResumeError, StoreLimits, StoreStats, Subscription,
@@ -66,6 +67,8 @@ pub struct Service {
     cfg: ServiceConfig,
     /// backend runs in flight, bounded by MAX_CONCURRENT_TASKS
     slots: Arc<Slots>,
+    /// threads for runs off the request's thread, kept for reuse
+    runs: RunPool,
     metrics: Arc<Metrics>,
 }
 
@@ -79,6 +82,7 @@ impl Service {
             store: TaskStore::new(cfg.store),
             backend,
             slots: Slots::new(cfg.max_concurrent_tasks),
+            runs: RunPool::default(),
             cfg,
             metrics,
         }
@@ -419,8 +423,8 @@ impl Service {
         }
     }
 
-    /// Runs the backend on a named thread, which takes over the permit:
-    /// the slot is freed when the run ends, or at once if the thread cannot
+    /// Runs the backend on a pooled thread, which takes over the permit:
+    /// the slot is freed when the run ends, or at once if no thread can
     /// start (the closure holding the permit is dropped). A direct reply
     /// completes the task, since the client already holds it.
     fn spawn_run(
@@ -430,14 +434,12 @@ impl Service {
         cancel: CancelToken,
     ) -> Result<(), RpcError> {
         let me = Arc::clone(self);
-        let name = format!("task-{}", &task_id[..8.min(task_id.len())]);
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || {
-                let _permit = permit;
-                me.runner().run(&task_id, &cancel, false);
-            })
-            .map(|_| ())
+        let run = Box::new(move || {
+            let _permit = permit;
+            me.runner().run(&task_id, &cancel, false);
+        });
+        self.runs
+            .run(run)
             .map_err(|e| RpcError::internal(format!("could not start a task thread: {e}")))
     }
 

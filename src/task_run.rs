@@ -57,9 +57,12 @@ impl Runner<'_> {
             reply: None,
         };
         let run = || {
-            self.backend.run(&req, cancel, deadline, &mut |e| {
-                self.apply(task_id, &mut log, e, direct)
-            })
+            let mut turn = crate::backend::Turn {
+                cancel,
+                deadline,
+                emit: &mut |e| self.apply(task_id, &mut log, e, direct),
+            };
+            self.backend.run(&req, &mut turn)
         };
         // a backend that panics fails its task; the thread and slot live on
         let result = crate::panics::isolate(&"running the backend", run).unwrap_or_else(|| {
@@ -186,7 +189,7 @@ impl Runner<'_> {
                         .set_status(task_id, TaskState::Canceled, Some("Canceled.".into()));
                 return;
             }
-            BackendError::TimedOut(_) => (
+            BackendError::TimedOut => (
                 format!("Sorry, the agent's backend ({backend}) did not answer within {secs} s."),
                 format!("{backend} backend timed out after {secs} s (AGENT_TIMEOUT_SECS)"),
             ),

@@ -137,3 +137,38 @@ fn a_broken_ca_file_is_a_configuration_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_cli_trusts_the_private_ca_the_agent_trusts() {
+    let (ca_pem, cert, key) = private_ca();
+    let port = tls_webhook(cert, key);
+    let dir = temp_dir("cli-ca");
+    let ca_file = dir.join("edge-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let url = format!("https://localhost:{port}/card.json");
+    let text = |o: std::process::Output| {
+        let s = String::from_utf8_lossy(&o.stdout).to_string();
+        s + &String::from_utf8_lossy(&o.stderr)
+    };
+
+    let untrusting = text(run_bin(&[], &["card", &url]));
+    assert!(
+        untrusting.contains("cannot reach") && untrusting.to_lowercase().contains("certificate"),
+        "{untrusting}"
+    );
+    let ca = [("AGENT_CA_FILE", ca_file.to_str().unwrap())];
+    // the peer answers `{"text": ...}`: an object, but no valid card
+    let card = text(run_bin(&ca, &["card", &url]));
+    assert!(
+        !card.contains("cannot reach") && card.contains("missing \"name\""),
+        "{card}"
+    );
+    let send = text(run_bin(&ca, &["send", &url, "hi"]));
+    assert!(!send.contains("cannot reach"), "{send}");
+
+    let bad = dir.join("not-pem.pem");
+    std::fs::write(&bad, "hello").unwrap();
+    let broken = run_bin(&[("AGENT_CA_FILE", bad.to_str().unwrap())], &["card", &url]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(text(broken).contains("AGENT_CA_FILE"));
+}

@@ -2,8 +2,7 @@
 //! it answers word by word, spread over that time, which makes streaming,
 //! cancel and graceful shutdown visible in demos and tests.
 
-use super::{Backend, BackendError, BackendEvent, BackendRequest};
-use crate::store::CancelToken;
+use super::{Backend, BackendError, BackendEvent, BackendRequest, Turn};
 use std::time::{Duration, Instant};
 
 pub struct EchoBackend {
@@ -39,30 +38,25 @@ impl Backend for EchoBackend {
         "echo"
     }
 
-    fn run(
-        &self,
-        req: &BackendRequest<'_>,
-        cancel: &CancelToken,
-        deadline: Instant,
-        emit: &mut dyn FnMut(BackendEvent<'_>),
-    ) -> Result<(), BackendError> {
+    fn run(&self, req: &BackendRequest<'_>, turn: &mut Turn<'_>) -> Result<(), BackendError> {
         if self.delay.is_zero() {
-            emit(BackendEvent::Text(req.text));
+            (turn.emit)(BackendEvent::Text(req.text));
             return Ok(());
         }
         let parts = chunks(req.text);
         let step = self.delay / parts.len().max(1) as u32;
         for part in parts {
             let now = Instant::now();
-            if now + step > deadline {
+            if now + step > turn.deadline {
                 // sleep out the budget so a timeout looks like one
-                cancel.wait_timeout(deadline.saturating_duration_since(now));
-                return Err(BackendError::TimedOut(Duration::ZERO));
+                turn.cancel
+                    .wait_timeout(turn.deadline.saturating_duration_since(now));
+                return Err(BackendError::TimedOut);
             }
-            if cancel.wait_timeout(step) {
+            if turn.cancel.wait_timeout(step) {
                 return Err(BackendError::Canceled);
             }
-            emit(BackendEvent::Text(part));
+            (turn.emit)(BackendEvent::Text(part));
         }
         Ok(())
     }
@@ -71,6 +65,7 @@ impl Backend for EchoBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::CancelToken;
 
     fn run(
         b: &EchoBackend,
@@ -78,21 +73,8 @@ mod tests {
         cancel: &CancelToken,
         budget: Duration,
     ) -> (Result<(), BackendError>, Vec<String>) {
-        let mut out = Vec::new();
-        let message = crate::protocol::model::Message::agent_text(text, "t", "c");
-        let req = BackendRequest {
-            task_id: "t",
-            context_id: "c",
-            text,
-            message: &message,
-            history: &[],
-        };
-        let r = b.run(&req, cancel, Instant::now() + budget, &mut |e| {
-            if let BackendEvent::Text(c) = e {
-                out.push(c.to_string())
-            }
-        });
-        (r, out)
+        let run = crate::backend::test_run(b, text, &[], cancel, budget);
+        (run.result, run.texts)
     }
 
     #[test]
@@ -122,7 +104,7 @@ mod tests {
         let slow = EchoBackend::new(Duration::from_secs(10));
         assert!(matches!(
             run(&slow, "a", &CancelToken::new(), Duration::from_millis(10)).0,
-            Err(BackendError::TimedOut(_))
+            Err(BackendError::TimedOut)
         ));
     }
 

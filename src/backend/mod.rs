@@ -48,7 +48,8 @@ pub struct BackendRequest<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendError {
     Canceled,
-    TimedOut(Duration),
+    /// The deadline passed; the caller knows the configured timeout.
+    TimedOut,
     /// A message for a person: it becomes the failed task's status text.
     Failed(String),
 }
@@ -57,9 +58,7 @@ impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BackendError::Canceled => write!(f, "canceled"),
-            BackendError::TimedOut(d) => {
-                write!(f, "no answer within {} s (AGENT_TIMEOUT_SECS)", d.as_secs())
-            }
+            BackendError::TimedOut => write!(f, "no answer in time (AGENT_TIMEOUT_SECS)"),
             BackendError::Failed(m) => write!(f, "{m}"),
         }
     }
@@ -74,15 +73,38 @@ pub trait Backend: Send + Sync {
         false
     }
 
-    /// Answers one message. Events go out through `emit` as they happen;
-    /// returning `Ok` without a final status means the answer is complete.
-    fn run(
-        &self,
-        req: &BackendRequest<'_>,
-        cancel: &CancelToken,
-        deadline: Instant,
-        emit: &mut dyn FnMut(BackendEvent<'_>),
-    ) -> Result<(), BackendError>;
+    /// Answers one message. Events go out through `turn.emit` as they
+    /// happen; returning `Ok` without a final status means the answer is
+    /// complete.
+    fn run(&self, req: &BackendRequest<'_>, turn: &mut Turn<'_>) -> Result<(), BackendError>;
+}
+
+/// What a run gets besides the message: when to stop and where events go.
+pub struct Turn<'a> {
+    pub cancel: &'a CancelToken,
+    pub deadline: Instant,
+    pub emit: &'a mut dyn FnMut(BackendEvent<'_>),
+}
+
+impl Turn<'_> {
+    /// Time left before the deadline, or the timeout error if none is.
+    pub(crate) fn remaining(&self) -> Result<Duration, BackendError> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            Err(BackendError::TimedOut)
+        } else {
+            Ok(self.deadline - now)
+        }
+    }
+
+    /// Why a run was cut short by its watchdog.
+    pub(crate) fn interrupted(&self) -> BackendError {
+        if self.cancel.is_set() {
+            BackendError::Canceled
+        } else {
+            BackendError::TimedOut
+        }
+    }
 }
 
 pub fn build(cfg: &BackendConfig) -> Box<dyn Backend> {
@@ -100,22 +122,49 @@ pub fn build(cfg: &BackendConfig) -> Box<dyn Backend> {
     }
 }
 
-/// Time left before `deadline`, or the timeout error if none is.
-pub(crate) fn remaining(deadline: Instant, total: Duration) -> Result<Duration, BackendError> {
-    let now = Instant::now();
-    if now >= deadline {
-        Err(BackendError::TimedOut(total))
-    } else {
-        Ok(deadline - now)
-    }
+/// A test's run of a backend on a message with `text`.
+#[cfg(test)]
+pub(crate) struct TestRun {
+    pub result: Result<(), BackendError>,
+    /// the text chunks emitted
+    pub texts: Vec<String>,
+    /// every event emitted, as `{:?}`
+    pub events: Vec<String>,
 }
 
-/// Why a run was cut short by its watchdog.
-pub(crate) fn interrupted(cancel: &CancelToken, total: Duration) -> BackendError {
-    if cancel.is_set() {
-        BackendError::Canceled
-    } else {
-        BackendError::TimedOut(total)
+#[cfg(test)]
+pub(crate) fn test_run(
+    backend: &dyn Backend,
+    text: &str,
+    history: &[Message],
+    cancel: &CancelToken,
+    budget: Duration,
+) -> TestRun {
+    let message = Message::agent_text(text, "t", "c");
+    let req = BackendRequest {
+        task_id: "t",
+        context_id: "c",
+        text,
+        message: &message,
+        history,
+    };
+    let (mut texts, mut events) = (Vec::new(), Vec::new());
+    let mut emit = |e: BackendEvent<'_>| {
+        if let BackendEvent::Text(t) = &e {
+            texts.push(t.to_string());
+        }
+        events.push(format!("{e:?}"));
+    };
+    let mut turn = Turn {
+        cancel,
+        deadline: Instant::now() + budget,
+        emit: &mut emit,
+    };
+    let result = backend.run(&req, &mut turn);
+    TestRun {
+        result,
+        texts,
+        events,
     }
 }
 
@@ -132,7 +181,7 @@ pub(crate) fn refuse_redirect(what: &str, resp: &ureq::Response) -> Result<(), B
 }
 
 /// Turns a ureq error into words a person can act on.
-pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -> BackendError {
+pub(crate) fn describe_http_error(what: &str, e: ureq::Error) -> BackendError {
     match e {
         ureq::Error::Status(code, resp) => {
             let body = resp.into_string().unwrap_or_default();
@@ -141,19 +190,11 @@ pub(crate) fn describe_http_error(what: &str, e: ureq::Error, total: Duration) -
             BackendError::Failed(format!("{what} answered HTTP {code}: {body}"))
         }
         ureq::Error::Transport(t) => {
-            // ureq's own text starts with the URL: use the parts after it
-            let mut text = t.kind().to_string();
-            if let Some(m) = t.message() {
-                text = format!("{text}: {m}");
-            }
-            if let Some(source) = std::error::Error::source(&t) {
-                text = format!("{text}: {source}");
-            }
+            let text = crate::http_client::transport_error(&t);
             if text.contains("timed out") || text.contains("Timeout") || text.contains("WouldBlock")
             {
-                BackendError::TimedOut(total)
+                BackendError::TimedOut
             } else {
-                let text = crate::redact::text(&text);
                 BackendError::Failed(format!("could not reach {what}: {text}"))
             }
         }

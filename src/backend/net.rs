@@ -10,6 +10,7 @@
 //! at once. No connection pooling, so every request has its own socket.
 
 use super::watchdog::Watchdog;
+use super::{describe_http_error, refuse_redirect, BackendError, Turn};
 use crate::store::CancelToken;
 use std::cell::RefCell;
 use std::net::{Shutdown, TcpStream};
@@ -112,6 +113,49 @@ impl Client {
     }
 }
 
+/// A JSON POST to send within a turn.
+pub struct Post<'a> {
+    pub url: &'a str,
+    /// names the peer in errors (`the webhook at ...`), URL redacted
+    pub what: &'a str,
+    /// headers besides `Content-Type: application/json`
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a str,
+}
+
+/// An answer's head; its body is still to read while `call` can interrupt it.
+pub struct Answered<'a> {
+    pub call: Guard<'a>,
+    pub resp: ureq::Response,
+}
+
+impl Client {
+    /// Sends `post` so the turn's cancel or deadline can cut it short; an
+    /// error status, a redirect or a transport failure is an error here.
+    pub fn post_json(
+        &self,
+        turn: &Turn<'_>,
+        post: &Post<'_>,
+    ) -> Result<Answered<'_>, BackendError> {
+        let call = self
+            .guard(turn.cancel, turn.deadline)
+            .map_err(BackendError::Failed)?;
+        let mut request = call
+            .post(post.url)
+            .timeout(turn.remaining()?)
+            .set("Content-Type", "application/json");
+        for (name, value) in post.headers {
+            request = request.set(name, value);
+        }
+        let resp = match request.send_string(post.body) {
+            Err(_) if call.interrupted() => return Err(turn.interrupted()),
+            r => r.map_err(|e| describe_http_error(post.what, e))?,
+        };
+        refuse_redirect(post.what, &resp)?;
+        Ok(Answered { call, resp })
+    }
+}
+
 pub struct Guard<'a> {
     client: &'a Client,
     sockets: Arc<Sockets>,
@@ -121,14 +165,14 @@ pub struct Guard<'a> {
 impl Guard<'_> {
     /// A POST whose connection this guard can close.
     pub fn post(&self, url: &str) -> ureq::Request {
-        let (url, plain) = through_connector(url);
+        let plain = through_connector(url);
         CURRENT.with(|c| {
             *c.borrow_mut() = Some(Current {
                 sockets: Arc::clone(&self.sockets),
-                plain,
+                plain: plain.is_some(),
             })
         });
-        self.client.agent.post(&url)
+        self.client.agent.post(plain.as_deref().unwrap_or(url))
     }
 
     /// Whether the call was interrupted (canceled or out of time).
@@ -143,21 +187,13 @@ impl Drop for Guard<'_> {
     }
 }
 
-/// The URL ureq is given: `https` always (so the connection passes the
-/// connector), with the port written out for a plain `http` URL.
-fn through_connector(url: &str) -> (String, bool) {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return (url.to_string(), false);
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let has_port = match host.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').is_some_and(|(_, p)| p.starts_with(':')),
-        None => host.contains(':'),
-    };
-    let port = if has_port { "" } else { ":80" };
-    (format!("https://{authority}{port}{tail}"), true)
+/// For a plain `http` URL, the one ureq is given: `https` (so the
+/// connection passes the connector, which leaves TLS out) with the port
+/// written out. `None` for any other URL, which goes to ureq as it is.
+fn through_connector(url: &str) -> Option<String> {
+    let plain = crate::http_url::parse(url).is_ok_and(|u| !u.https);
+    let with_port = crate::http_url::with_port(url).ok().filter(|_| plain)?;
+    Some(with_port.replacen("http://", "https://", 1))
 }
 
 #[cfg(test)]
@@ -167,11 +203,11 @@ mod tests {
     #[test]
     fn plain_urls_get_their_port_written_out() {
         let t = |u: &str| through_connector(u);
-        assert_eq!(t("http://h/v1"), ("https://h:80/v1".into(), true));
-        assert_eq!(t("http://h:8/v1?q"), ("https://h:8/v1?q".into(), true));
-        assert_eq!(t("http://u:p@h?x"), ("https://u:p@h:80?x".into(), true));
-        assert_eq!(t("http://[::1]/"), ("https://[::1]:80/".into(), true));
-        assert_eq!(t("http://[::1]:9"), ("https://[::1]:9".into(), true));
-        assert_eq!(t("https://h/x"), ("https://h/x".into(), false));
+        assert_eq!(t("http://h/v1").as_deref(), Some("https://h:80/v1"));
+        assert_eq!(t("http://h:8/v1?q").as_deref(), Some("https://h:8/v1?q"));
+        assert_eq!(t("http://u:p@h?x").as_deref(), Some("https://u:p@h:80?x"));
+        assert_eq!(t("http://[::1]/").as_deref(), Some("https://[::1]:80/"));
+        assert_eq!(t("http://[::1]:9").as_deref(), Some("https://[::1]:9"));
+        assert_eq!(t("https://h/x"), None);
     }
 }

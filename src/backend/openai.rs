@@ -5,18 +5,13 @@
 //! `message/stream` clients see tokens as the model produces them. Keeps a
 //! bounded conversation per `contextId` so follow-ups have context.
 
-use super::net::Client;
-use super::{
-    describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
-    BackendEvent, BackendRequest,
-};
+use super::net::{Answered, Client, Post};
+use super::{Backend, BackendError, BackendEvent, BackendRequest, Turn};
 use crate::config::OpenAiConfig;
-use crate::store::CancelToken;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// Conversations remembered at once; the least recently used goes first.
 const MAX_CONTEXTS: usize = 256;
@@ -178,14 +173,7 @@ impl Backend for OpenAiBackend {
         "openai"
     }
 
-    fn run(
-        &self,
-        req: &BackendRequest<'_>,
-        cancel: &CancelToken,
-        deadline: Instant,
-        emit: &mut dyn FnMut(BackendEvent<'_>),
-    ) -> Result<(), BackendError> {
-        let total = deadline.saturating_duration_since(Instant::now());
+    fn run(&self, req: &BackendRequest<'_>, turn: &mut Turn<'_>) -> Result<(), BackendError> {
         let history = self
             .conversations
             .lock()
@@ -201,23 +189,17 @@ impl Backend for OpenAiBackend {
         messages.push(json!({"role": "user", "content": req.text}));
         let body = json!({"model": self.cfg.model, "messages": messages, "stream": true});
 
-        let call = self
-            .http
-            .guard(cancel, deadline)
-            .map_err(BackendError::Failed)?;
-        let mut request = call
-            .post(&self.endpoint())
-            .timeout(remaining(deadline, total)?)
-            .set("Content-Type", "application/json")
-            .set("Accept", "text/event-stream");
-        if let Some(key) = &self.cfg.api_key {
-            request = request.set("Authorization", &format!("Bearer {key}"));
-        }
-        let resp = match request.send_string(&body.to_string()) {
-            Err(_) if call.interrupted() => return Err(interrupted(cancel, total)),
-            r => r.map_err(|e| describe_http_error(&self.what(), e, total))?,
+        let bearer = self.cfg.api_key.as_ref().map(|key| format!("Bearer {key}"));
+        let mut headers = vec![("Accept", "text/event-stream")];
+        headers.extend(bearer.as_deref().map(|b| ("Authorization", b)));
+        let post = Post {
+            url: &self.endpoint(),
+            what: &self.what(),
+            headers: &headers,
+            body: &body.to_string(),
         };
-        refuse_redirect(&self.what(), &resp)?;
+        let Answered { call, resp } = self.http.post_json(turn, &post)?;
+        let emit = &mut *turn.emit;
         let read = if resp.content_type().contains("event-stream") {
             self.read_stream(resp, &mut |t| emit(BackendEvent::Text(t)))
         } else {
@@ -225,16 +207,13 @@ impl Backend for OpenAiBackend {
         };
         // a closed connection reads like the end of the answer: ask the
         // watchdog whether it was one
-        if call.interrupted() || cancel.is_set() {
-            return Err(interrupted(cancel, total));
+        if call.interrupted() || turn.cancel.is_set() {
+            return Err(turn.interrupted());
         }
         let answer = read.map_err(|e| match e {
-            ReadError::Io(e) => io_error(e, total, &self.what()),
+            ReadError::Io(e) => io_error(e, &self.what()),
             ReadError::Failed(m) => BackendError::Failed(m),
         })?;
-        if cancel.is_set() {
-            return Err(BackendError::Canceled);
-        }
         self.conversations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -336,10 +315,10 @@ impl OpenAiBackend {
     }
 }
 
-fn io_error(e: std::io::Error, total: Duration, what: &str) -> BackendError {
+fn io_error(e: std::io::Error, what: &str) -> BackendError {
     use std::io::ErrorKind::*;
     match e.kind() {
-        TimedOut | WouldBlock => BackendError::TimedOut(total),
+        TimedOut | WouldBlock => BackendError::TimedOut,
         _ => BackendError::Failed(format!("lost the connection to {what}: {e}")),
     }
 }

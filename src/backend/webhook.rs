@@ -4,15 +4,10 @@
 //! with its `events` (the jsonl protocol's events as a JSON list).
 
 use super::jsonl::{decode_event_value, EventLimits, RequestJson};
-use super::net::Client;
-use super::{
-    describe_http_error, interrupted, refuse_redirect, remaining, Backend, BackendError,
-    BackendEvent, BackendRequest,
-};
-use crate::store::CancelToken;
+use super::net::{Answered, Client, Post};
+use super::{Backend, BackendError, BackendEvent, BackendRequest, Turn};
 use serde_json::{json, Value};
 use std::io::Read;
-use std::time::{Duration, Instant};
 
 /// Largest answer read from the webhook (the platform's proxy caps at 10 MiB).
 const MAX_ANSWER: u64 = 8 << 20;
@@ -37,46 +32,30 @@ impl Backend for WebhookBackend {
         true
     }
 
-    fn run(
-        &self,
-        req: &BackendRequest<'_>,
-        cancel: &CancelToken,
-        deadline: Instant,
-        emit: &mut dyn FnMut(BackendEvent<'_>),
-    ) -> Result<(), BackendError> {
+    fn run(&self, req: &BackendRequest<'_>, turn: &mut Turn<'_>) -> Result<(), BackendError> {
         let what = format!("the webhook at {}", crate::redact::url(&self.url));
-        let total = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
         let mut body = serde_json::to_value(RequestJson(req)).unwrap_or(Value::Null);
         body["task_id"] = json!(req.task_id);
         body["context_id"] = json!(req.context_id);
-        let call = self
-            .http
-            .guard(cancel, deadline)
-            .map_err(BackendError::Failed)?;
-        let sent = call
-            .post(&self.url)
-            .timeout(remaining(deadline, total)?)
-            .set("Content-Type", "application/json")
-            .send_string(&body.to_string());
-        let resp = match sent {
-            Err(_) if call.interrupted() => return Err(interrupted(cancel, total)),
-            r => r.map_err(|e| describe_http_error(&what, e, total))?,
+        let post = Post {
+            url: &self.url,
+            what: &what,
+            headers: &[],
+            body: &body.to_string(),
         };
-        refuse_redirect(&what, &resp)?;
+        let Answered { call, resp } = self.http.post_json(turn, &post)?;
         let is_json = resp.content_type().contains("json");
         let mut raw = String::new();
         let read = resp.into_reader().take(MAX_ANSWER).read_to_string(&mut raw);
-        if call.interrupted() || cancel.is_set() {
-            return Err(interrupted(cancel, total));
+        if call.interrupted() || turn.cancel.is_set() {
+            return Err(turn.interrupted());
         }
         read.map_err(|e| BackendError::Failed(format!("{what} sent an unreadable answer: {e}")))?;
         if !is_json {
-            emit(BackendEvent::Text(&raw));
+            (turn.emit)(BackendEvent::Text(&raw));
             return Ok(());
         }
-        answer(&what, &raw, emit)
+        answer(&what, &raw, turn.emit)
     }
 }
 

@@ -76,7 +76,14 @@ fn card(raw: &[String]) -> Result<i32, Stop> {
         ));
         return Ok(2);
     }
-    let agent = http_client::agent(&Timeouts::CLI, None);
+    let tls = match crate::config::client_tls(&crate::config::ProcessEnv) {
+        Ok(tls) => tls,
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return Ok(2);
+        }
+    };
+    let agent = http_client::agent(&Timeouts::CLI, Some(tls));
     let v03 = match fetch(&agent, &url, None) {
         Ok(v) => v,
         Err(e) => {
@@ -103,8 +110,8 @@ fn card(raw: &[String]) -> Result<i32, Stop> {
 
 /// The card in a few lines, then whether it is valid for each generation.
 fn summary(out: &mut impl Write, v03: &Value, v10: &Value) -> Result<i32, Stop> {
-    let (p03, _) = crate::card::validate(v03);
-    let (_, p10) = crate::card::validate(v10);
+    let p03 = crate::card::validate(v03).v03;
+    let p10 = crate::card::validate(v10).v10;
     let (name, version) = (s(v03, "name"), s(v03, "version"));
     writeln!(out, "{name} {version} — {}", s(v03, "description"))?;
     if let Some(u) = v03.get("url").and_then(Value::as_str) {

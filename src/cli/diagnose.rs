@@ -12,12 +12,20 @@ use std::time::Duration;
 
 struct Report {
     failed: usize,
+    warned: usize,
     out: Box<dyn Write>,
 }
 
 impl Report {
     fn pass(&mut self, what: &str, detail: &str) {
         let _ = writeln!(self.out, "✓ {what}: {detail}");
+    }
+
+    /// Something the agent accepts but an operator should fix; it does not
+    /// fail the check. `warning` names its subject itself.
+    fn warn(&mut self, warning: &str) {
+        self.warned += 1;
+        let _ = writeln!(self.out, "! {warning}");
     }
 
     fn fail(&mut self, what: &str, detail: &str, fix: &str) {
@@ -92,11 +100,16 @@ fn plausible_token(t: &str) -> bool {
 pub fn run() -> i32 {
     let mut r = Report {
         failed: 0,
+        warned: 0,
         out: Box::new(std::io::stdout()),
     };
-    let cfg = match Config::from_env() {
+    // not `from_env`: its warnings go to the log, which the CLI does not write
+    let cfg = match Config::load(&crate::config::ProcessEnv) {
         Ok(c) => {
             r.pass("configuration", &format!("valid ({})", c.summary()));
+            for w in &c.warnings {
+                r.warn(w);
+            }
             c
         }
         Err(ConfigError(e)) => {
@@ -126,7 +139,11 @@ pub fn run() -> i32 {
     }
     check_local_agent(&mut r, &cfg);
     if r.failed == 0 {
-        let _ = writeln!(r.out, "\nall checks passed");
+        let warned = match r.warned {
+            0 => String::new(),
+            n => format!(" ({n} warning(s) above)"),
+        };
+        let _ = writeln!(r.out, "\nall checks passed{warned}");
         0
     } else {
         let _ = writeln!(r.out, "\n{} problem(s) found", r.failed);

@@ -6,6 +6,8 @@ use super::args::Args;
 use crate::http_client::{self, Timeouts};
 use serde_json::{json, Value};
 use std::io::Read;
+use std::sync::Arc;
+use ureq::rustls::ClientConfig;
 
 /// Where the bearer token came from, for the 401 message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct Target {
     pub url: String,
     token: Option<(String, TokenSource)>,
     pub v10: bool,
+    /// the agent's TLS configuration, `AGENT_CA_FILE` included
+    tls: Arc<ClientConfig>,
 }
 
 /// How long a call may take and how its answer comes.
@@ -73,6 +77,8 @@ impl Target {
             url,
             token: token(args, |name| std::env::var(name).ok())?,
             v10,
+            tls: crate::config::client_tls(&crate::config::ProcessEnv)
+                .map_err(|e| e.to_string())?,
         })
     }
 
@@ -94,7 +100,7 @@ impl Target {
         };
         let body = json!({"jsonrpc": "2.0", "id": crate::ids::new_id(), "method": method,
                           "params": params});
-        let mut req = http_client::agent(&timeouts, None)
+        let mut req = http_client::agent(&timeouts, Some(Arc::clone(&self.tls)))
             .post(&self.url)
             .set("Content-Type", "application/json");
         if self.v10 {
@@ -244,6 +250,7 @@ mod tests {
             url: "http://u:pw@h:1/a2a?k=v".into(),
             token: None,
             v10: false,
+            tls: crate::tls::client_config(&[]).unwrap(),
         };
         let m = t.explain(&CallError::Unauthorized { sent: None });
         assert!(m.contains("A2A_AUTH_TOKEN") && m.contains("--token"), "{m}");

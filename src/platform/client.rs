@@ -88,9 +88,10 @@ impl PlatformClient {
                     c => RegistryError::Status(c, msg),
                 })
             }
-            Err(ureq::Error::Transport(t)) => Err(RegistryError::Unreachable(crate::redact::text(
-                &t.to_string(),
-            ))),
+            // the caller's message names the platform's URL: not twice
+            Err(ureq::Error::Transport(t)) => Err(RegistryError::Unreachable(
+                crate::http_client::transport_error(&t),
+            )),
         }
     }
 

@@ -115,6 +115,7 @@ pub struct Message {
 }
 
 impl Message {
+    #[cfg(test)]
     pub fn agent_text(text: impl Into<String>, task_id: &str, context_id: &str) -> Message {
         Message::agent(vec![Part::text(text)], Some(task_id), context_id)
     }
