@@ -264,6 +264,8 @@ impl Running {
         );
         self.server.stop_accepting();
         let canceled = self.cancel_after(deadline);
+        // streams on tasks waiting for input have no run to end them
+        self.service.close_streams();
         // Connections finish the answers they are writing (streams end with the
         // tasks); an answer stuck on a dead client does not hold up the exit.
         let stuck_answers = self

@@ -16,7 +16,7 @@ use crate::protocol::DecodeLimits;
 use crate::store::StoreLimits;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use ureq::rustls::ClientConfig;
@@ -561,6 +561,9 @@ fn backend_config(env: &dyn Env, tls: &Arc<ClientConfig>) -> Result<BackendConfi
     })
 }
 
+/// A token file holds one token; anything larger is a wrong path.
+const MAX_TOKEN_FILE: usize = 64 << 10;
+
 fn auth_token(env: &dyn Env) -> Result<Option<String>, ConfigError> {
     if let Some(t) = opt(env, &var::A2A_AUTH_TOKEN) {
         return Ok(Some(t));
@@ -568,7 +571,7 @@ fn auth_token(env: &dyn Env) -> Result<Option<String>, ConfigError> {
     let Some(path) = opt(env, &var::A2A_AUTH_TOKEN_FILE) else {
         return Ok(None);
     };
-    let t = std::fs::read_to_string(&path)
+    let t = crate::fsutil::read_small(Path::new(&path), MAX_TOKEN_FILE)
         .map_err(|e| ConfigError(format!("A2A_AUTH_TOKEN_FILE={path:?} cannot be read: {e}")))?;
     let t = t.trim();
     if t.is_empty() {
@@ -980,6 +983,18 @@ mod tests {
             let e = Config::load(&env(pairs)).unwrap_err();
             assert!(e.0.contains(name), "{pairs:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_token_file_that_is_no_token_is_refused_not_read_whole() {
+        // a wrong path (a log, a device such as /dev/zero) must not fill memory
+        let path = std::env::temp_dir().join(format!("big-token-{}", crate::ids::new_id()));
+        std::fs::write(&path, "x".repeat(100_000)).unwrap();
+        let p = path.to_string_lossy().to_string();
+        let e = Config::load(&env(&[("WORKSPACE_ID", "w"), ("A2A_AUTH_TOKEN_FILE", &p)]));
+        let _ = std::fs::remove_file(&path);
+        let e = e.unwrap_err();
+        assert!(e.0.contains("larger than 65536 bytes"), "{e}");
     }
 
     #[test]

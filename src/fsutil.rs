@@ -3,7 +3,7 @@
 //! point leaves the old file or the new one, never a torn or empty one.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -76,6 +76,22 @@ fn write_atomic_with(
     }
     // the rename itself is durable only once the directory is synced
     sync_dir(dir).map_err(WriteError::NotDurable)
+}
+
+/// A small text file (a token, a key) read whole, refusing one over `max`
+/// bytes: a path that names `/dev/zero` or a log file must not fill memory.
+pub fn read_small(path: &Path, max: usize) -> io::Result<String> {
+    let mut text = String::new();
+    File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! query string: nothing in it can be a secret.
 
 use serde_json::json;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -33,10 +34,32 @@ pub fn init() {
                 });
                 writeln!(buf, "{line}")
             } else {
-                writeln!(buf, "{time} {:<5} {}", record.level(), record.args())
+                let message = record.args().to_string();
+                writeln!(buf, "{time} {:<5} {}", record.level(), one_line(&message))
             }
         })
         .try_init();
+}
+
+/// A message as one text line: messages carry text from outside (a
+/// backend program's stderr, a webhook's error), whose line breaks and
+/// terminal escapes would otherwise forge lines or rewrite the operator's
+/// screen. Control characters and Unicode line breaks become escapes.
+fn one_line(s: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c != '\t' && (c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+    if !s.contains(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// What the configuration says about logs (`LOG_FORMAT`, `ACCESS_LOG`).
@@ -173,6 +196,14 @@ mod tests {
     fn client_text_cannot_break_a_line() {
         assert_eq!(clean("/a b\n\"x\"", 100), "/a%20b%0A%22x%22");
         assert!(clean(&"x".repeat(1000), 200).len() <= 204);
+    }
+
+    #[test]
+    fn a_message_stays_one_line() {
+        assert_eq!(one_line("plain ✓\ttab"), "plain ✓\ttab");
+        assert!(matches!(one_line("plain"), Cow::Borrowed(_)));
+        let forged = one_line("a\nX ERROR b\r\u{1b}[2K\u{85}\u{2028}");
+        assert_eq!(forged, "a\\nX ERROR b\\r\\u{1b}[2K\\u{85}\\u{2028}");
     }
 
     #[test]

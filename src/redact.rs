@@ -73,9 +73,27 @@ pub fn url(u: &str) -> String {
     out
 }
 
+/// How ureq quotes a header it refuses to send (a value with a line
+/// break): `invalid header 'Authorization: Bearer <key>'`.
+const REFUSED_HEADER: &str = "invalid header '";
+
 /// Scrubs every `http://` / `https://` URL found in free text (an error
-/// message from an HTTP library quotes the URL it failed on).
+/// message from an HTTP library quotes the URL it failed on), and the
+/// header an HTTP library refused, which is the bearer key or token
+/// whenever a secret with a line break was configured.
 pub fn text(s: &str) -> String {
+    let (s, refused) = match s.find(REFUSED_HEADER) {
+        Some(i) => (&s[..i], true),
+        None => (s, false),
+    };
+    let mut out = urls(s);
+    if refused {
+        out.push_str("invalid header (withheld: it may hold a secret; check the configured keys and tokens for line breaks)");
+    }
+    out
+}
+
+fn urls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = find_url(rest) {
@@ -106,6 +124,15 @@ fn find_url(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_header_is_withheld() {
+        let e =
+            "Bad Header: invalid header 'Authorization: Bearer sk-1\r\nX: y' at https://u:p@h/x";
+        let t = text(e);
+        assert!(!t.contains("sk-1") && !t.contains("u:p"), "{t}");
+        assert!(t.starts_with("Bad Header: invalid header (withheld"), "{t}");
+    }
 
     #[test]
     fn secret_names() {

@@ -16,6 +16,7 @@ use crate::protocol::{self, codes, Call, RpcError, RpcRequest, Version};
 use crate::route::Route;
 use crate::service::{Reply, Service};
 use crate::shutdown::Stop;
+use crate::slots::{Permit, Slots};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +30,13 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 /// timing out and tells us when the client has gone.
 const SSE_KEEPALIVE: Duration = Duration::from_secs(10);
 
+/// Bodies decoded into JSON at once. A parsed body takes up to ~30 times
+/// its size (a `serde_json::Value` per `0,`), and every connection reads
+/// its own body, so without this bound MAX_CONNECTIONS bodies of
+/// MAX_BODY_BYTES could be parsed at once (512 x 1 MiB: several GiB). The
+/// read itself is not gated: a slow client holds no decoding slot.
+const MAX_DECODING: usize = 4;
+
 pub(crate) struct State {
     cards: SharedCards,
     service: Arc<Service>,
@@ -41,6 +49,8 @@ pub(crate) struct State {
     limits: Limits,
     /// requests being answered right now (shutdown waits for them)
     in_flight: AtomicUsize,
+    /// bodies being decoded right now (`MAX_DECODING`)
+    decoding: Arc<Slots>,
     http: Arc<tiny_http::Server>,
 }
 
@@ -56,6 +66,7 @@ impl State {
             readiness: parts.readiness,
             limits: parts.limits,
             in_flight: AtomicUsize::new(0),
+            decoding: Slots::new(MAX_DECODING),
             http,
         }
     }
@@ -508,13 +519,19 @@ fn check_headers(state: &State, rq: &Request) -> Result<HeaderVersion, Answer> {
 /// Reads and decodes the call, then answers it.
 fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion) {
     let version = reply_version(&header);
-    let req = match read_rpc(state, &mut rq, version) {
-        Ok(r) => r,
+    // the decoding slot is held until the call goes to the service, which
+    // decodes its params at once (no wait before the parsed JSON is gone)
+    let (req, decoding) = match read_rpc(state, &mut rq, version) {
+        Ok(Decoded { req, permit }) => (req, permit),
         Err(resp) => return respond(state, rq, Route::A2a, resp),
     };
     let header = match header {
         Ok(h) => h,
-        Err(e) => return respond(state, rq, Route::A2a, rpc_error(&req.id, &e, version)),
+        Err(e) => {
+            let resp = rpc_error(&req.id, &e, version);
+            drop((req, decoding)); // before a write that may be slow
+            return respond(state, rq, Route::A2a, resp);
+        }
     };
     let call = req.into_call(header);
     let method = call.as_ref().ok().map(|c| c.method);
@@ -523,8 +540,11 @@ fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion) {
             Ok(c) => &c.id,
             Err(r) => &r.id,
         };
-        return respond(state, rq, Route::A2a, stopping(id, version));
+        let resp = stopping(id, version);
+        drop((call, decoding));
+        return respond(state, rq, Route::A2a, resp);
     }
+    drop(decoding);
     match call {
         Ok(call) => answer(state, rq, call),
         Err(r) => {
@@ -534,14 +554,28 @@ fn answer_rpc(state: &State, mut rq: Request, header: HeaderVersion) {
     }
 }
 
+/// A decoded envelope and the decoding slot its parsed JSON holds.
+struct Decoded {
+    req: RpcRequest,
+    permit: Permit,
+}
+
 /// Reads the body and decodes the JSON-RPC envelope.
-fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<RpcRequest, Answer> {
+fn read_rpc(state: &State, rq: &mut Request, version: Version) -> Result<Decoded, Answer> {
     let body = read_body(rq, &state.limits).map_err(|e| body_error(&state.limits, e))?;
+    let Some(permit) = state.decoding.acquire(state.limits.body_timeout) else {
+        let e = RpcError::internal("agent busy decoding other requests; retry shortly");
+        let body = protocol::error_bytes(&Value::Null, &e, version);
+        return Err(json_bytes(503, body, &[("Retry-After", "1")]));
+    };
     let parsed = protocol::parse_request(&body, state.service.decode_limits());
     // the raw body is not needed past parsing: free it before the backend
     // runs, so a large request is held once, not twice
     drop(body);
-    parsed.map_err(|r| rpc_error(&r.id, &r.error, version))
+    match parsed {
+        Ok(req) => Ok(Decoded { req, permit }),
+        Err(r) => Err(rpc_error(&r.id, &r.error, version)),
+    }
 }
 
 /// The answer to a call that arrives once the agent is stopping.

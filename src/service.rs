@@ -128,6 +128,12 @@ impl Service {
         self.store.cancel_all()
     }
 
+    /// Ends every open stream (shutdown, once runs are over or canceled);
+    /// returns how many.
+    pub fn close_streams(&self) -> usize {
+        self.store.close_subscriptions()
+    }
+
     /// The answer to a method this agent does not know, counted as such.
     pub fn unknown_method(&self, id: &Value, e: &RpcError, version: Version) -> Vec<u8> {
         crate::logging::note_a2a_method("invalid");
@@ -366,10 +372,7 @@ impl Service {
                 cancel,
                 resumed: false,
             }),
-            Err(Full) => Err(RpcError::internal(
-                "the task store is full of unfinished tasks \
-                 (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
-            )),
+            Err(Full) => Err(store_full()),
         }
     }
 
@@ -409,6 +412,7 @@ impl Service {
                 }
                 Err(RpcError::new(codes::UNSUPPORTED_OPERATION, why))
             }
+            ResumeError::Full => Err(store_full()),
             ResumeError::NotWaiting(state) => Err(RpcError::new(
                 codes::UNSUPPORTED_OPERATION,
                 format!(
@@ -466,6 +470,13 @@ enum Started {
 struct FollowUp {
     version: Version,
     streaming: bool,
+}
+
+fn store_full() -> RpcError {
+    RpcError::internal(
+        "the task store is full of unfinished tasks \
+         (MAX_TASKS / MAX_TASK_STORE_BYTES); retry later",
+    )
 }
 
 /// What a send may ask for that this agent cannot do.

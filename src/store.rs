@@ -55,6 +55,8 @@ pub enum ResumeError {
     },
     /// still running: not waiting for anything
     NotWaiting(TaskState),
+    /// the message does not fit the store's bounds
+    Full,
 }
 
 /// The task named is not in the store (never was, or evicted).
@@ -156,22 +158,7 @@ impl TaskStore {
     pub fn insert(&self, task: Task, cancel: CancelToken, preview: String) -> Result<(), Full> {
         let bytes = task.approx_bytes();
         let mut g = self.lock();
-        self.sweep_expired(&mut g, false);
-        let mut swept = false;
-        while g.tasks.len() >= self.limits.max_tasks || g.bytes + bytes > self.limits.max_bytes {
-            if g.terminal.is_empty() && !swept {
-                // full of live tasks: expire the idle ones now, not in a second
-                swept = true;
-                self.sweep_expired(&mut g, true);
-            }
-            let Some(key) = g.terminal.pop_first() else {
-                return Err(Full);
-            };
-            if let Some(e) = g.tasks.remove(&key.1) {
-                g.bytes -= e.bytes;
-                g.evicted += 1;
-            }
-        }
+        self.make_room(&mut g, 1, bytes)?;
         g.bytes += bytes;
         let id = task.id.clone();
         let terminal_seq = if task.status.state.is_terminal() {
@@ -195,6 +182,30 @@ impl TaskStore {
                 preview,
             },
         );
+        Ok(())
+    }
+
+    /// Evicts finished tasks (oldest first) until `tasks` more tasks and
+    /// `bytes` more bytes fit; `Full` when only live tasks are left.
+    fn make_room(&self, g: &mut Inner, tasks: usize, bytes: usize) -> Result<(), Full> {
+        self.sweep_expired(g, false);
+        let mut swept = false;
+        while g.tasks.len() + tasks > self.limits.max_tasks
+            || g.bytes + bytes > self.limits.max_bytes
+        {
+            if g.terminal.is_empty() && !swept {
+                // full of live tasks: expire the idle ones now, not in a second
+                swept = true;
+                self.sweep_expired(g, true);
+            }
+            let Some(key) = g.terminal.pop_first() else {
+                return Err(Full);
+            };
+            if let Some(e) = g.tasks.remove(&key.1) {
+                g.bytes -= e.bytes;
+                g.evicted += 1;
+            }
+        }
         Ok(())
     }
 
@@ -311,6 +322,18 @@ impl TaskStore {
         m.task_id = Some(id.to_string());
         let cancel = e.cancel.clone();
         let added = m.approx_bytes();
+        // the message must fit the store's bound like a new task's: a task
+        // waiting for input could otherwise grow by a message per turn
+        self.make_room(&mut g, 0, added)
+            .map_err(|Full| ResumeError::Full)?;
+        // making room may have expired this very task (idle past the TTL)
+        let e = g.tasks.get_mut(id).ok_or(ResumeError::NotFound)?;
+        if e.task.status.state.is_terminal() {
+            return Err(ResumeError::Finished {
+                state: e.task.status.state,
+                context_id: e.task.context_id.clone(),
+            });
+        }
         e.task.history.push(m);
         Self::touch(&mut g, id, added, 0);
         let _ = Self::set_status_locked(&mut g, id, TaskState::Working, None, false);
@@ -585,6 +608,18 @@ impl TaskStore {
         n
     }
 
+    /// Ends every subscription (shutdown): a stream on a task that waits
+    /// for input has no run to cancel and would otherwise stay open until
+    /// the process exits. Events already sent are still delivered; the
+    /// tasks keep their states. Returns how many subscriptions ended.
+    pub fn close_subscriptions(&self) -> usize {
+        let mut g = self.lock();
+        g.tasks
+            .values_mut()
+            .map(|e| std::mem::take(&mut e.subscribers).len())
+            .sum()
+    }
+
     /// `ListTasks`: newest status change first, cursor paging.
     pub fn list(&self, p: &crate::protocol::ListParams) -> Result<Page, String> {
         let after = p.status_timestamp_after.map(|t| {
@@ -806,6 +841,30 @@ mod tests {
         assert!(store.get(&a, None).is_some());
         assert!(store.get(&c, None).is_some() && store.get(&d, None).is_some());
         assert_eq!(store.stats().tasks, 3);
+    }
+
+    #[test]
+    fn a_follow_up_must_fit_the_byte_bound() {
+        let store = TaskStore::new(StoreLimits {
+            max_bytes: 8192,
+            ..Default::default()
+        });
+        let done = add(&store, "done").unwrap();
+        store.set_status(&done, TaskState::Completed, None).unwrap();
+        let id = add(&store, "ask").unwrap();
+        store
+            .set_status(&id, TaskState::InputRequired, None)
+            .unwrap();
+        // room is made by evicting finished tasks, as for a new task
+        assert!(store.resume(&id, msg(&"x".repeat(7000))).is_ok());
+        assert!(store.get(&done, None).is_none());
+        store
+            .set_status(&id, TaskState::InputRequired, None)
+            .unwrap();
+        let too_big = msg(&"x".repeat(8192));
+        assert!(matches!(store.resume(&id, too_big), Err(ResumeError::Full)));
+        assert!(store.stats().bytes <= 8192);
+        assert_eq!(store.get(&id, None).unwrap().history.len(), 2);
     }
 
     #[test]
