@@ -457,13 +457,15 @@ fn authorized(state: &State, rq: &Request) -> bool {
     let Some(expected) = &state.auth_token else {
         return true;
     };
-    let given = request_header(rq, "Authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let given = request_header(rq, "Authorization").and_then(bearer_token);
     given.is_some_and(|g| token_matches(g, expected))
+}
+
+/// The token of a `Bearer` credential; the scheme's name is
+/// case-insensitive (RFC 9110 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn unauthorized() -> Answer {
@@ -764,6 +766,16 @@ fn in_memory_fixture(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer t", "bearer t", "BEARER t", "  BeArEr   t "] {
+            assert_eq!(bearer_token(v), Some("t"), "{v:?}");
+        }
+        for v in ["Basic t", "Bearert", "Bearer", ""] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
+        }
+    }
 
     #[test]
     fn constant_time_compare_is_correct() {

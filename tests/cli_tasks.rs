@@ -279,3 +279,47 @@ fn unknown_card_file_keys_are_warned_about_at_start_and_on_reload() {
         a.logs()
     );
 }
+
+/// An agent that answers every request with `body` (JSON), once per
+/// connection, for as long as the test runs.
+fn fake_agent(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn an_agents_control_characters_never_reach_the_terminal() {
+    let url = fake_agent(
+        r#"{"jsonrpc":"2.0","id":1,"result":{"kind":"task","id":"t\u001b]0;owned\u0007","contextId":"c","status":{"state":"completed","timestamp":"2026-01-01T00:00:00Z"},"artifacts":[{"artifactId":"a","parts":[{"kind":"text","text":"red \u001b[31m\u009b2J"}]}]}}"#,
+    );
+    let o = run_bin(&[], &["get", &url, "t1"]);
+    let shown = out(&o) + &err(&o);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{9b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\\x1b[31m"), "{shown:?}");
+}
+
+#[test]
+fn a_token_file_that_is_no_token_is_refused_not_read_whole() {
+    let o = run_bin(
+        &[("A2A_AUTH_TOKEN_FILE", "/dev/zero")],
+        &["get", "http://127.0.0.1:9", "t1"],
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("/dev/zero"), "{}", err(&o));
+}

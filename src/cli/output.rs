@@ -31,15 +31,53 @@ pub fn exit_code(r: Result<i32, Stop>) -> i32 {
     }
 }
 
-/// Standard output for a command.
-pub fn out() -> io::StdoutLock<'static> {
-    io::stdout().lock()
+/// Standard output for a command, through [`Visible`]: what an agent
+/// answered reaches the terminal, never its control sequences.
+pub fn out() -> Visible<io::StdoutLock<'static>> {
+    Visible(io::stdout().lock())
 }
 
 /// One line on stderr. A closed stderr is not worth a panic (`eprintln!`
 /// would panic), and there is nowhere left to report it.
 pub fn say(line: &str) {
-    let _ = writeln!(io::stderr().lock(), "{line}");
+    let _ = writeln!(Visible(io::stderr().lock()), "{line}");
+}
+
+/// A writer that shows control characters (but newline and tab) as
+/// escapes: an agent's text could otherwise move the cursor, rewrite what
+/// the operator sees or set the terminal's title. C1 controls (U+0080 to
+/// U+009F, two bytes in UTF-8) count too; a write never splits a
+/// character, since `write!` writes whole `str` pieces.
+pub struct Visible<W: Write>(pub W);
+
+impl<W: Write> Write for Visible<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut start = 0;
+        let mut i = 0;
+        while i < buf.len() {
+            let b = buf[i];
+            let c1 = b == 0xC2 && buf.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n));
+            if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7F || c1 {
+                self.0.write_all(&buf[start..i])?;
+                let code = if c1 {
+                    u32::from(buf[i + 1])
+                } else {
+                    u32::from(b)
+                };
+                write!(self.0, "\\x{code:02x}")?;
+                i += if c1 { 2 } else { 1 };
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        self.0.write_all(&buf[start..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// `text` wrapped to `width` columns; the first line starts at column
@@ -67,6 +105,14 @@ pub fn wrap(text: &str, indent: usize, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let mut v = Visible(Vec::new());
+        write!(v, "red \x1b[31mtext\u{9b}2J\r\nnext\tline \u{e9}").unwrap();
+        let shown = String::from_utf8(v.0).unwrap();
+        assert_eq!(shown, "red \\x1b[31mtext\\x9b2J\\x0d\nnext\tline \u{e9}");
+    }
 
     #[test]
     fn wrapping_keeps_a_hanging_indent() {

@@ -167,10 +167,16 @@ fn token(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<(String, TokenSource)>, String> {
     let from_file = |path: &str, source: TokenSource| {
-        let t = std::fs::read_to_string(path)
+        // a token is short: a file that is not one (`/dev/zero`, a log) is
+        // refused, not read whole
+        let t = crate::fsutil::read_small(std::path::Path::new(path), 64 << 10)
             .map_err(|e| format!("{} {path:?} cannot be read: {e}", source.name()))?;
         match t.trim() {
             "" => Err(format!("{} {path:?} is empty", source.name())),
+            t if t.chars().any(|c| c.is_control() || c.is_whitespace()) => Err(format!(
+                "{} {path:?} holds more than one token (whitespace or control characters inside)",
+                source.name()
+            )),
             t => Ok(Some((t.to_string(), source))),
         }
     };
