@@ -1,5 +1,6 @@
 """Start the real agent binary for the Python tests (the official a2a-sdk
 client talks to it over HTTP on 127.0.0.1)."""
+import asyncio
 import os
 import socket
 import subprocess
@@ -64,6 +65,22 @@ def agent():
     a = Agent()
     yield a
     a.stop()
+
+
+@pytest.fixture(scope="module")
+def tck():
+    """The conformance agent: examples/conformance_agent.py as a jsonl
+    command backend."""
+    script = os.path.join(ROOT, "examples", "conformance_agent.py")
+    a = Agent(AGENT_BACKEND="command", AGENT_COMMAND_FORMAT="jsonl",
+              AGENT_COMMAND=f"python3 {script}")
+    yield a
+    a.stop()
+
+
+def run(coro):
+    """Runs a client coroutine to its end, 30 s at most."""
+    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ backend) against the official 0.3 client (a2a-sdk 0.3.x): every in-band
 scenario with exact states, part kinds, names, media types, chunk flags and
 event order; multi-turn with historyLength; cancel and resubscribe on a task
 waiting for input; a follow-up to a finished task answered with a message."""
-import asyncio
 import base64
-import os
 import uuid
 
 import httpx
@@ -26,20 +24,7 @@ from a2a.types import (
     TaskResubscriptionRequest,
     TextPart,
 )
-from conftest import ROOT, Agent
-
-
-@pytest.fixture(scope="module")
-def tck():
-    script = os.path.join(ROOT, "examples", "conformance_agent.py")
-    a = Agent(AGENT_BACKEND="command", AGENT_COMMAND_FORMAT="jsonl",
-              AGENT_COMMAND=f"python3 {script}")
-    yield a
-    a.stop()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
+from conftest import run
 
 
 def rid():

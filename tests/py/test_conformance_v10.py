@@ -4,7 +4,6 @@ scenario of the conformance kits, with exact states, parts, names, media
 types, chunk flags and event order; multi-turn, cancel and subscribe on a
 task waiting for input; the strict 1.0 card."""
 import asyncio
-import os
 import uuid
 
 import httpx
@@ -22,23 +21,10 @@ from a2a.types import (
     SubscribeToTaskRequest,
     TaskState,
 )
-from conftest import ROOT, Agent
+from conftest import run
 from google.protobuf import json_format
 
 S = TaskState
-
-
-@pytest.fixture(scope="module")
-def tck():
-    script = os.path.join(ROOT, "examples", "conformance_agent.py")
-    a = Agent(AGENT_BACKEND="command", AGENT_COMMAND_FORMAT="jsonl",
-              AGENT_COMMAND=f"python3 {script}")
-    yield a
-    a.stop()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def msg(prefix, text="hi", **kw):

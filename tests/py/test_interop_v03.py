@@ -1,7 +1,6 @@
 """A2A 0.3 against the real binary, driven by the official Python client of
 that generation (a2a-sdk 0.3.x, installed in its own venv): message/send,
 message/stream, tasks/get, tasks/cancel, tasks/resubscribe."""
-import asyncio
 import uuid
 
 import httpx
@@ -22,9 +21,7 @@ from a2a.types import (
     TextPart,
 )
 
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
+from conftest import run
 
 
 def msg(text):

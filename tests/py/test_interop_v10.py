@@ -1,11 +1,9 @@
 """A2A 1.0 against the real binary, driven by the official Python client
 (a2a-sdk 1.x: SendMessage, SendStreamingMessage, GetTask, CancelTask,
 SubscribeToTask, ListTasks)."""
-import asyncio
 import uuid
 
 import httpx
-import pytest
 from a2a.client import ClientConfig, create_client
 from a2a.types import (
     CancelTaskRequest,
@@ -20,13 +18,11 @@ from a2a.types import (
     TaskState,
 )
 
+from conftest import run
+
 
 def msg(text, **kw):
     return Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)], **kw)
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 async def client_for(url, streaming=False):
