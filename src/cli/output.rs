@@ -45,33 +45,23 @@ pub fn say(line: &str) {
 
 /// A writer that shows control characters (but newline and tab) as
 /// escapes: an agent's text could otherwise move the cursor, rewrite what
-/// the operator sees or set the terminal's title. C1 controls (U+0080 to
-/// U+009F, two bytes in UTF-8) count too; a write never splits a
-/// character, since `write!` writes whole `str` pieces.
+/// the operator sees or set the terminal's title. `char::is_control` covers
+/// C0, DEL and the C1 controls (U+0080 to U+009F). A write never splits a
+/// character, since `write!` writes whole `str` pieces; bytes that are not
+/// UTF-8 at all are shown as U+FFFD, never sent raw.
 pub struct Visible<W: Write>(pub W);
 
 impl<W: Write> Write for Visible<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut start = 0;
-        let mut i = 0;
-        while i < buf.len() {
-            let b = buf[i];
-            let c1 = b == 0xC2 && buf.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n));
-            if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7F || c1 {
-                self.0.write_all(&buf[start..i])?;
-                let code = if c1 {
-                    u32::from(buf[i + 1])
-                } else {
-                    u32::from(b)
-                };
-                write!(self.0, "\\x{code:02x}")?;
-                i += if c1 { 2 } else { 1 };
-                start = i;
-            } else {
-                i += 1;
-            }
+        let text = String::from_utf8_lossy(buf);
+        let mut rest = text.as_ref();
+        while let Some(i) = rest.find(|c: char| c.is_control() && c != '\n' && c != '\t') {
+            self.0.write_all(&rest.as_bytes()[..i])?;
+            let c = rest[i..].chars().next().unwrap_or_default();
+            write!(self.0, "\\x{:02x}", u32::from(c))?;
+            rest = &rest[i + c.len_utf8()..];
         }
-        self.0.write_all(&buf[start..])?;
+        self.0.write_all(rest.as_bytes())?;
         Ok(buf.len())
     }
 
