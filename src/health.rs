@@ -105,6 +105,7 @@ impl Readiness {
             if left.is_zero() {
                 break;
             }
+            crate::blocking::about_to_wait();
             cache = match self.inner.done.wait_timeout(cache, left) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,

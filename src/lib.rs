@@ -16,6 +16,7 @@
 
 pub mod agent;
 mod backend;
+mod blocking;
 mod card;
 mod children;
 pub mod cli;

@@ -1,10 +1,12 @@
 //! HTTP: the listener and the routes.
 //!
-//! Invariant: this is the only module that touches `tiny_http`. It turns a
-//! request into bytes for `protocol`, hands the decoded call to `service`,
-//! and writes back what it gets (JSON, or server-sent events). Every
-//! request is answered exactly once, on its connection's own thread
-//! (`answer_inline`): no queue, no hand-over to another thread.
+//! Invariant: this is the only module that touches `tiny_http` (besides
+//! `blocking`'s one call). It turns a request into bytes for `protocol`,
+//! hands the decoded call to `service`, and writes back what it gets (JSON,
+//! or server-sent events). Every request is answered exactly once, on the
+//! thread that read it (`answer_inline`): one of tiny_http's loop threads,
+//! which serve every ready connection in turn, or a thread that took over
+//! a request that had to wait (`blocking`).
 
 use crate::card::SharedCards;
 use crate::config::Limits;
@@ -197,11 +199,12 @@ fn handle_isolated(state: &Arc<State>, rq: Request) {
     }
 }
 
-/// Every request is answered on its connection's own thread, where
-/// tiny_http read it: no queue, no wake-up of another thread and back. A
-/// connection has one request at a time, so a slow backend or a slow client
-/// holds only its own connection; MAX_CONNECTIONS bounds the threads, and
-/// MAX_CONCURRENT_TASKS the backend runs.
+/// Every request is answered on the thread where tiny_http read it: no
+/// queue, no wake-up of another thread and back. A connection has one
+/// request at a time, and a request that waits (a slow client, a backend)
+/// first hands the loop to another thread, so it holds only its own
+/// connection; MAX_CONNECTIONS bounds the threads, MAX_CONCURRENT_TASKS the
+/// backend runs.
 fn answer_inline(state: &std::sync::Weak<State>, rq: Request) -> Option<Request> {
     // no state: the agent is gone; dropping the request answers 500
     if let Some(state) = state.upgrade() {
@@ -674,6 +677,7 @@ fn stream(
             return sent;
         }
         batch.clear();
+        crate::blocking::about_to_wait();
         match events.recv_timeout(SSE_KEEPALIVE) {
             Ok(ev) => is_final = push_event(&mut batch, &ev, id, version),
             Err(RecvTimeoutError::Timeout) => batch.extend_from_slice(b": keep-alive\n\n"),

@@ -323,17 +323,7 @@ impl Service {
         };
 
         if streaming {
-            let Subscription { first, events } = self
-                .store
-                .subscribe(&task_id, |t| encode_stream_task(t, version))
-                .ok_or_else(|| RpcError::internal("task vanished"))?;
-            self.spawn_run(permit, task_id, cancel)?;
-            return Ok(Reply::Stream {
-                id: id.clone(),
-                version,
-                first,
-                events,
-            });
+            return self.stream_run(permit, task_id, cancel, version, id);
         }
         if !p.blocking {
             let result = self
@@ -343,8 +333,12 @@ impl Service {
             self.spawn_run(permit, task_id, cancel)?;
             return Ok(Reply::Json(result));
         }
-        // Blocking: run right here on the worker thread; no thread spawned.
-        // A direct reply replaces a new task; a resumed one is completed by it.
+        // Blocking: run right here on the request's thread; no thread
+        // spawned. A direct reply replaces a new task; a resumed one is
+        // completed by it.
+        if !self.backend.never_waits() {
+            crate::blocking::about_to_wait();
+        }
         let direct = self.runner().run(&task_id, &cancel, !resumed);
         drop(permit);
         match direct {
@@ -355,6 +349,35 @@ impl Service {
                 .map(Reply::Json)
                 .ok_or_else(|| RpcError::internal("task was evicted")),
         }
+    }
+
+    /// Subscribes to the task, then runs it: on a pooled thread, or right
+    /// here when the backend never waits (its events are then queued for
+    /// the stream before it is written).
+    fn stream_run(
+        self: &Arc<Self>,
+        permit: Permit,
+        task_id: String,
+        cancel: CancelToken,
+        version: Version,
+        id: &Value,
+    ) -> Result<Reply, RpcError> {
+        let Subscription { first, events } = self
+            .store
+            .subscribe(&task_id, |t| encode_stream_task(t, version))
+            .ok_or_else(|| RpcError::internal("task vanished"))?;
+        if self.backend.never_waits() {
+            self.runner().run(&task_id, &cancel, false);
+            drop(permit);
+        } else {
+            self.spawn_run(permit, task_id, cancel)?;
+        }
+        Ok(Reply::Stream {
+            id: id.clone(),
+            version,
+            first,
+            events,
+        })
     }
 
     /// Creates a task, or continues the one the message names.

@@ -65,6 +65,7 @@ impl Slots {
                 return None;
             }
             c.waiting += 1;
+            crate::blocking::about_to_wait();
             c = match self.changed.wait_timeout(c, deadline - now) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,

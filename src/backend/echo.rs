@@ -38,6 +38,10 @@ impl Backend for EchoBackend {
         "echo"
     }
 
+    fn never_waits(&self) -> bool {
+        self.delay.is_zero()
+    }
+
     fn run(&self, req: &BackendRequest<'_>, turn: &mut Turn<'_>) -> Result<(), BackendError> {
         if self.delay.is_zero() {
             (turn.emit)(BackendEvent::Text(req.text));

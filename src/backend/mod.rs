@@ -73,6 +73,13 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// True when a run never waits (no I/O, no timer): it then runs on the
+    /// request's own thread, streams too, and keeps the HTTP loop's thread
+    /// (`blocking`); any other backend's run first hands the loop on.
+    fn never_waits(&self) -> bool {
+        false
+    }
+
     /// Answers one message. Events go out through `turn.emit` as they
     /// happen; returning `Ok` without a final status means the answer is
     /// complete.
