@@ -106,3 +106,44 @@ fn idle_connections_cost_no_thread() {
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     }
 }
+
+/// When the loop role is handed on but no thread can be started for it
+/// (the process is at its thread limit: a pids cgroup, RLIMIT_NPROC; here
+/// reached by slow clients, each holding a thread), the loop gets a thread
+/// again once threads free up. Before, the role stayed counted with no
+/// thread behind it: no connection was ever served again.
+#[test]
+fn a_loop_thread_that_could_not_start_is_started_later() {
+    let dir = temp_dir_for("nproc", NOBODY);
+    let dir = dir.to_str().unwrap();
+    let env = [
+        ("CONFIGS_DIR", dir),
+        ("HEADER_TIMEOUT_SECS", "20"),
+        ("IDLE_TIMEOUT_SECS", "20"),
+    ];
+    let limit = ["prlimit", "--nproc=14", "taskset", "-c", "0"];
+    let a = Agent::start_wrapped_as(&env, NOBODY, &limit);
+    // heads that never end, each on a thread of its own, past the limit
+    let mut slow = Vec::new();
+    for _ in 0..16 {
+        slow.push(open_with(a.port, b"GET /healthz HTTP/1.1\r\nHo"));
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || a
+            .logs()
+            .contains("cannot start a connection thread")),
+        "the thread limit was never reached:\n{}",
+        a.logs()
+    );
+    drop(slow);
+    let answered = eventually(Duration::from_secs(5), || {
+        raw(
+            a.port,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(1),
+        )
+        .starts_with("HTTP/1.1 200")
+    });
+    assert!(answered, "the loop never served again:\n{}", a.logs());
+}

@@ -96,6 +96,14 @@ impl Agent {
         a
     }
 
+    /// `start_as` through `wrapper` (e.g. `prlimit ...`), which runs as
+    /// `uid` too.
+    pub fn start_wrapped_as(env: &[(&str, &str)], uid: u32, wrapper: &[&str]) -> Agent {
+        let a = Agent::spawn_inner(env, None, Some(uid), wrapper);
+        a.wait_ready();
+        a
+    }
+
     /// Like `spawn`, with the log kept in `log_dir` (for a CONFIGS_DIR the
     /// test makes unwritable).
     pub fn spawn_logging_to(env: &[(&str, &str)], log_dir: &std::path::Path) -> Agent {
