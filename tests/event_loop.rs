@@ -147,3 +147,34 @@ fn a_loop_thread_that_could_not_start_is_started_later() {
     });
     assert!(answered, "the loop never served again:\n{}", a.logs());
 }
+
+/// A request that waited (here its head came in two pieces) is answered
+/// on a thread that gave the loop up; its connection's pipelined requests
+/// are answered there too, all of them. Before, that thread queued the
+/// connection for the loop after 16 answers, while the loop thread slept
+/// in its wait for socket events: the rest came up to 0.5 s later.
+#[test]
+fn pipelined_requests_after_a_wait_are_not_held_back() {
+    let a = one_core_agent(&[]);
+    let one = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    for _ in 0..3 {
+        let mut s = open_with(a.port, &one[..10]);
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let t = Instant::now();
+        let mut rest = one[10..].to_vec();
+        rest.extend_from_slice(&one.repeat(39));
+        s.write_all(&rest).unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0u8; 65536]);
+        while got.windows(12).filter(|w| w == b"HTTP/1.1 200").count() < 40 {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {:?}", t.elapsed());
+            got.extend_from_slice(&buf[..n]);
+        }
+        let took = t.elapsed();
+        assert!(
+            took < Duration::from_millis(250),
+            "40 answers took {took:?}"
+        );
+    }
+}
