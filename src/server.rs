@@ -132,6 +132,11 @@ impl HttpServer {
         if state.http.answer_inline(inline).is_err() {
             return Err("the HTTP server already had an inline handler".into());
         }
+        // after a burst, each loop thread gives back what its allocator
+        // keeps for it (main's trim reaches only main's own heap)
+        if state.http.on_idle(Box::new(crate::memory::trim)).is_err() {
+            return Err("the HTTP server already had an idle hook".into());
+        }
         Ok(HttpServer { state, local_addr })
     }
 
