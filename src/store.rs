@@ -421,6 +421,11 @@ impl TaskStore {
             let s = g.seq;
             if let Some(e) = g.tasks.get_mut(id) {
                 e.terminal_seq = Some(s);
+                // a finished task is kept for reads only: what served it
+                // live goes, so the 1,000 kept tasks hold fewer small
+                // allocations scattered over the allocator's pages
+                e.preview = String::new();
+                e.subscribers = Vec::new();
             }
             g.terminal.insert((s, id.to_string()));
         }
@@ -815,6 +820,19 @@ mod tests {
         let id = t.id.clone();
         store.insert(t, CancelToken::new(), text.into())?;
         Ok(id)
+    }
+
+    #[test]
+    fn a_finished_task_keeps_no_preview_or_subscriber_list() {
+        let store = TaskStore::new(StoreLimits::default());
+        let id = add(&store, "a preview of the request").unwrap();
+        let sub = store.subscribe(&id, |_| ()).unwrap();
+        store.set_status(&id, TaskState::Completed, None).unwrap();
+        drop(sub);
+        let g = store.lock();
+        let e = &g.tasks[&id];
+        assert_eq!(e.preview.capacity(), 0);
+        assert_eq!(e.subscribers.capacity(), 0);
     }
 
     #[test]
