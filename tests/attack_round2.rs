@@ -141,11 +141,7 @@ fn a_programs_stderr_cannot_forge_log_lines() {
     ]);
     let r = a.rpc("message/send", send_params("x"), &[]);
     assert_eq!(r["result"]["status"]["state"], "failed", "{r}");
-    assert!(
-        eventually(Duration::from_secs(5), || a.logs().contains("forged line")),
-        "{}",
-        a.logs()
-    );
+    a.wait_log("forged line", Duration::from_secs(5));
     let logs = a.logs();
     for line in logs.lines() {
         assert!(!line.starts_with("2026-01-01"), "a forged line: {line:?}");

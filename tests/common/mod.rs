@@ -226,11 +226,14 @@ impl Agent {
 
     /// Waits until the agent has taken a stop signal (its log says so).
     pub fn wait_stopping(&self) {
+        self.wait_log("stop signal received", Duration::from_secs(10));
+    }
+
+    /// Waits up to `within` for `needle` in the log; fails showing the log.
+    pub fn wait_log(&self, needle: &str, within: Duration) {
         assert!(
-            eventually(Duration::from_secs(10), || self
-                .logs()
-                .contains("stop signal received")),
-            "no stop in the logs:\n{}",
+            eventually(within, || self.logs().contains(needle)),
+            "{needle:?} not in the logs after {within:?}:\n{}",
             self.logs()
         );
     }
