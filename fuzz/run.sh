@@ -12,7 +12,7 @@ SECS=${1:-60}
 cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
-TARGETS=${FUZZ_TARGETS:-"http_connection jsonrpc_request message_decoders sse_line backend_events"}
+TARGETS=${FUZZ_TARGETS:-"http_connection jsonrpc_request message_decoders sse_line backend_events task_pack"}
 # build first: a target that does not build must fail the run, not pass as
 # "no crash" (the run's output is filtered below)
 #

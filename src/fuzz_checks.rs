@@ -161,6 +161,25 @@ pub fn backend_events(data: &[u8]) {
     assert_eq!(whole, halves, "the split changed what was decoded");
 }
 
+/// The store's task packer: any bytes unpack without a panic (and what
+/// they unpack to packs again to the same task); a task built from the
+/// bytes (`fuzz_task`) packs and reads back unchanged, header included.
+pub fn task_pack(data: &[u8]) {
+    use crate::store::pack::{header, pack, unpack};
+    if let Some(t) = unpack(data) {
+        assert_eq!(header(data), Some((t.status.state, t.context_id.as_str())));
+        let again = pack(&t).expect("an unpacked task packs");
+        assert_eq!(unpack(&again).as_ref(), Some(&t));
+    }
+    let t = crate::fuzz_task::Gen::new(data).task();
+    let bytes = pack(&t).expect("the generator stays within the packer's depth");
+    assert_eq!(
+        header(&bytes),
+        Some((t.status.state, t.context_id.as_str()))
+    );
+    assert_eq!(unpack(&bytes).as_ref(), Some(&t));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

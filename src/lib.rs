@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 mod fsutil;
 pub mod fuzz_checks;
+mod fuzz_task;
 mod health;
 mod http_client;
 mod http_url;

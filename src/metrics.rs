@@ -155,6 +155,7 @@ pub struct Sampled {
     pub tasks_stored: usize,
     pub tasks_live: usize,
     pub task_store_bytes: usize,
+    pub task_archive_bytes: usize,
     /// counts since start: exported as counters
     pub tasks_evicted: u64,
     pub tasks_expired: u64,
@@ -456,6 +457,11 @@ impl Metrics {
                 "workspace_agent_task_store_bytes",
                 "Approximate bytes of stored tasks.",
                 sampled.task_store_bytes as u64,
+            ),
+            (
+                "workspace_agent_task_archive_bytes",
+                "Bytes held by the chunks that keep finished tasks packed.",
+                sampled.task_archive_bytes as u64,
             ),
             (
                 "workspace_agent_open_connections",

@@ -342,6 +342,7 @@ fn metrics_answer(state: &State, rq: &Request) -> Answer {
         tasks_stored: st.tasks,
         tasks_live: st.live,
         task_store_bytes: st.bytes,
+        task_archive_bytes: st.archive_bytes,
         tasks_evicted: st.evicted,
         tasks_expired: st.expired,
         open_connections: state.open_connections(),

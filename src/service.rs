@@ -263,7 +263,7 @@ impl Service {
     fn cancel(&self, id: &str) -> Result<(), RpcError> {
         let state = self
             .store
-            .read(id, None, |t| t.status.state)
+            .state(id)
             .ok_or_else(|| RpcError::task_not_found(id))?;
         if state.is_terminal() {
             return Err(RpcError::new(

@@ -27,6 +27,7 @@ fn saved_inputs_still_pass() {
     assert!(replay("sse_line", fuzz_checks::sse_line) > 0);
     assert!(replay("http_connection", fuzz_checks::http_connection) > 0);
     assert!(replay("backend_events", fuzz_checks::backend_events) > 0);
+    assert!(replay("task_pack", fuzz_checks::task_pack) > 0);
 }
 
 /// The HTTP harness is the real thing: a saved send is echoed, a chunked

@@ -259,6 +259,19 @@ impl Task {
     }
 }
 
+impl Task {
+    /// `copy_with` for a task already owned: what is left out is dropped,
+    /// the rest moved.
+    pub fn trimmed(mut self, n: Option<usize>, artifacts: bool) -> Task {
+        let skip = n.map_or(0, |n| self.history.len().saturating_sub(n));
+        self.history.drain(..skip);
+        if !artifacts {
+            self.artifacts = Vec::new();
+        }
+        self
+    }
+}
+
 /// An update pushed to a task's subscribers (streams and resubscribers).
 #[derive(Debug, Clone)]
 pub enum TaskEvent {
@@ -320,6 +333,31 @@ fn approx_map_bytes(m: &Map<String, Value>) -> usize {
 /// bytes an element on the wire and a whole `Value` each in the store.
 pub fn approx_value_bytes(v: &Value) -> usize {
     approx_iter_bytes(Frame::Array(std::slice::from_ref(v).iter()))
+}
+
+/// How many arrays and objects nest on the deepest path of `v` (a scalar
+/// is 0), walked without recursion like `approx_value_bytes`.
+pub fn value_depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![Frame::Array(std::slice::from_ref(v).iter())];
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Frame::Array(it) => it.next(),
+            Frame::Object(it) => it.next().map(|(_, v)| v),
+        };
+        let Some(v) = next else {
+            stack.pop();
+            continue;
+        };
+        match v {
+            Value::Array(a) => stack.push(Frame::Array(a.iter())),
+            Value::Object(m) => stack.push(Frame::Object(m.iter())),
+            _ => {}
+        }
+        // the root's frame is not a level of `v`
+        deepest = deepest.max(stack.len() - 1);
+    }
+    deepest
 }
 
 enum Frame<'a> {
@@ -564,12 +602,20 @@ mod tests {
     }
 
     #[test]
+    fn depth_counts_nested_arrays_and_objects() {
+        assert_eq!(value_depth(&json!(1)), 0);
+        assert_eq!(value_depth(&json!([])), 1);
+        assert_eq!(value_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+    }
+
+    #[test]
     fn deep_values_are_walked_without_recursion() {
         let mut v = json!("leaf");
         for _ in 0..200_000 {
             v = Value::Array(vec![v]);
         }
         assert_eq!(approx_value_bytes(&v), 200_001 * VALUE_NODE + 4);
+        assert_eq!(value_depth(&v), 200_000);
         // dropping a `Value` recurses; the parser never builds one this deep
         std::mem::forget(v);
     }

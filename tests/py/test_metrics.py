@@ -72,6 +72,7 @@ EXPECTED = {
     "workspace_agent_tasks_stored": "gauge",
     "workspace_agent_tasks_live": "gauge",
     "workspace_agent_task_store_bytes": "gauge",
+    "workspace_agent_task_archive_bytes": "gauge",
     "workspace_agent_open_connections": "gauge",
     "process_resident_memory_bytes": "gauge",
     "process_virtual_memory_bytes": "gauge",

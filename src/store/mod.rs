@@ -5,13 +5,22 @@
 //! oldest-first; live tasks idle past their TTL are failed (and their
 //! subscribers told); when the store is full of live tasks a new task is
 //! refused. Subscribers are bounded channels: one that falls behind is
-//! dropped rather than buffered without limit.
+//! dropped rather than buffered without limit. Finished tasks beyond the
+//! newest few are packed (`pack`, `archive`) and read back unchanged.
+
+mod archive;
+mod entry;
+mod key;
+pub(crate) mod pack;
 
 use crate::protocol::model::*;
 use crate::shutdown::Stop;
 use crate::time::now_rfc3339;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use archive::Archive;
+use entry::{Body, Entry, Held};
+use key::TaskKey;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +30,11 @@ pub type CancelToken = Stop;
 
 /// Events a subscriber may fall behind by before it is dropped.
 const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// Finished tasks kept held, newest, before they are packed: a send reads
+/// its task for the reply right after it finishes, and unpacking it there
+/// would cost the hot path what packing saves.
+const HELD_FINISHED: u64 = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct StoreLimits {
@@ -76,29 +90,77 @@ pub struct LiveTask {
     pub preview: String,
 }
 
-struct Entry {
-    task: Task,
-    bytes: usize,
-    updated: Instant,
-    /// for "newest first" ordering and `statusTimestampAfter`
-    updated_wall: u128,
-    /// key in `Inner::terminal` once terminal
-    terminal_seq: Option<u64>,
-    cancel: CancelToken,
-    subscribers: Vec<SyncSender<TaskEvent>>,
-    /// text preview of the request, for the heartbeat's `current_task`
-    preview: String,
-}
-
 #[derive(Default)]
 struct Inner {
-    tasks: HashMap<String, Entry>,
-    terminal: BTreeSet<(u64, String)>,
+    tasks: HashMap<TaskKey, Entry>,
+    /// finished tasks in the order they finished: (`terminal_seq`, id)
+    terminal: VecDeque<(u64, TaskKey)>,
+    archive: Archive,
+    /// every finished task up to this `terminal_seq` is packed (or gone)
+    packed_upto: u64,
     bytes: usize,
     seq: u64,
     last_sweep: Option<Instant>,
     evicted: u64,
     expired: u64,
+}
+
+impl Inner {
+    /// Takes the task out of the store, with its place in the finished
+    /// queue and what it holds in the archive.
+    fn forget(&mut self, id: &str) -> bool {
+        let Some(e) = self.tasks.remove(id) else {
+            return false;
+        };
+        self.bytes -= e.bytes;
+        if let Some(seq) = e.terminal_seq {
+            if let Ok(i) = self.terminal.binary_search_by_key(&seq, |(s, _)| *s) {
+                self.terminal.remove(i);
+            }
+        }
+        e.release(&mut self.archive);
+        true
+    }
+
+    /// Packs finished tasks, oldest first, until only the newest
+    /// `HELD_FINISHED` are held.
+    fn pack_old(&mut self) {
+        let Inner {
+            tasks,
+            terminal,
+            archive,
+            packed_upto,
+            seq,
+            ..
+        } = self;
+        while *seq - *packed_upto > HELD_FINISHED {
+            let i = terminal.partition_point(|(s, _)| *s <= *packed_upto);
+            let Some((s, id)) = terminal.get(i) else {
+                *packed_upto = *seq;
+                return;
+            };
+            *packed_upto = *s;
+            if let Some(e) = tasks.get_mut(id) {
+                e.pack(archive);
+            }
+        }
+    }
+
+    /// Notes that `id` just finished.
+    fn finished(&mut self, id: &str) {
+        self.seq += 1;
+        let s = self.seq;
+        if let Some(e) = self.tasks.get_mut(id) {
+            e.terminal_seq = Some(s);
+            if let Some(h) = e.held_mut() {
+                // a finished task is kept for reads only: what served it
+                // live goes
+                h.preview = String::new();
+                h.subscribers = Vec::new();
+            }
+        }
+        self.terminal.push_back((s, TaskKey::new(id)));
+    }
 }
 
 pub struct TaskStore {
@@ -118,6 +180,8 @@ fn wall_nanos() -> u128 {
 pub struct StoreStats {
     pub tasks: usize,
     pub bytes: usize,
+    /// what the packed finished tasks' chunks hold
+    pub archive_bytes: usize,
     pub live: usize,
     pub evicted: u64,
     pub expired: u64,
@@ -159,29 +223,28 @@ impl TaskStore {
         let bytes = task.approx_bytes();
         let mut g = self.lock();
         self.make_room(&mut g, 1, bytes)?;
+        let id = TaskKey::new(&task.id);
+        // ids are fresh; a repeated one replaces its task whole
+        g.forget(id.as_str());
         g.bytes += bytes;
-        let id = task.id.clone();
-        let terminal_seq = if task.status.state.is_terminal() {
-            g.seq += 1;
-            let s = g.seq;
-            g.terminal.insert((s, id.clone()));
-            Some(s)
-        } else {
-            None
-        };
-        g.tasks.insert(
-            id,
-            Entry {
+        let terminal = task.status.state.is_terminal();
+        let entry = Entry {
+            body: Body::Held(Box::new(Held {
                 task,
-                bytes,
-                updated: Instant::now(),
-                updated_wall: wall_nanos(),
-                terminal_seq,
                 cancel,
                 subscribers: Vec::new(),
                 preview,
-            },
-        );
+            })),
+            bytes,
+            updated: Instant::now(),
+            updated_wall: wall_nanos(),
+            terminal_seq: None,
+        };
+        g.tasks.insert(id.clone(), entry);
+        if terminal {
+            g.finished(id.as_str());
+            g.pack_old();
+        }
         Ok(())
     }
 
@@ -198,12 +261,14 @@ impl TaskStore {
                 swept = true;
                 self.sweep_expired(g, true);
             }
-            let Some(key) = g.terminal.pop_first() else {
+            let Some((_, id)) = g.terminal.front() else {
                 return Err(Full);
             };
-            if let Some(e) = g.tasks.remove(&key.1) {
-                g.bytes -= e.bytes;
+            let id = id.clone();
+            if g.forget(id.as_str()) {
                 g.evicted += 1;
+            } else {
+                g.terminal.pop_front();
             }
         }
         Ok(())
@@ -224,16 +289,14 @@ impl TaskStore {
         let expired: Vec<String> = g
             .tasks
             .iter()
-            .filter(|(_, e)| {
-                !e.task.status.state.is_terminal() && now.duration_since(e.updated) > ttl
-            })
-            .map(|(id, _)| id.clone())
+            .filter(|(_, e)| !e.state().is_terminal() && now.duration_since(e.updated) > ttl)
+            .map(|(id, _)| id.as_str().to_string())
             .collect();
         for id in expired {
             let msg = format!("task expired after {} s without progress", ttl.as_secs());
             log::warn!("task {id}: {msg}");
-            if let Some(e) = g.tasks.get(&id) {
-                e.cancel.trigger();
+            if let Some(h) = g.tasks.get(id.as_str()).and_then(Entry::held) {
+                h.cancel.trigger();
             }
             let _ = Self::set_status_locked(
                 g,
@@ -246,10 +309,8 @@ impl TaskStore {
         }
     }
 
-    /// Runs `f` on the task as a reply shows it (at most `history_length`
-    /// recent messages), under the lock and without copying the task: a
-    /// reply encoded straight from here spares a full copy of a task that
-    /// may hold megabytes. Keep `f` short; every request waits on this lock.
+    /// `read_sized` without the bytes.
+    #[cfg(test)]
     pub fn read<R>(
         &self,
         id: &str,
@@ -259,8 +320,12 @@ impl TaskStore {
         self.read_sized(id, history_length, |t, _| f(t))
     }
 
-    /// Like `read`, and `f` also gets the bytes the store counts for the
-    /// whole task (an upper bound of what it shows), e.g. to size a reply.
+    /// Runs `f` on the task as a reply shows it (at most `history_length`
+    /// recent messages) and the bytes the store counts for the whole task
+    /// (an upper bound of what it shows, e.g. to size a reply). Under the
+    /// lock and without copying a held task: a reply encoded straight from
+    /// here spares a full copy of a task that may hold megabytes. Keep `f`
+    /// short; every request waits on this lock.
     pub fn read_sized<R>(
         &self,
         id: &str,
@@ -268,16 +333,29 @@ impl TaskStore {
         f: impl FnOnce(&Task, usize) -> R,
     ) -> Option<R> {
         let mut g = self.lock();
-        let entry = g.tasks.get_mut(id)?;
+        let Inner { tasks, archive, .. } = &mut *g;
+        let entry = tasks.get_mut(id)?;
         let bytes = entry.bytes;
-        let task = &mut entry.task;
-        let cut = history_length.map_or(0, |n| task.history.len().saturating_sub(n));
-        let view = HistoryCut::new(task, cut);
-        Some(f(&*view.task, bytes))
+        let cut = |t: &Task| history_length.map_or(0, |n| t.history.len().saturating_sub(n));
+        if let Some(h) = entry.held_mut() {
+            let n = cut(&h.task);
+            let view = HistoryCut::new(&mut h.task, n);
+            return Some(f(&*view.task, bytes));
+        }
+        let mut t = entry.task(archive)?.into_owned();
+        t.history.drain(..cut(&t));
+        Some(f(&t, bytes))
     }
 
+    /// The task's state, without reading the rest of it.
+    pub fn state(&self, id: &str) -> Option<TaskState> {
+        self.lock().tasks.get(id).map(Entry::state)
+    }
+
+    /// The cancel token of a task still held (a packed one is finished).
     pub fn cancel_token(&self, id: &str) -> Option<CancelToken> {
-        self.lock().tasks.get(id).map(|e| e.cancel.clone())
+        let g = self.lock();
+        Some(g.tasks.get(id)?.held()?.cancel.clone())
     }
 
     /// `f` of the task (its first event, encoded without a copy) and a
@@ -285,15 +363,19 @@ impl TaskStore {
     /// between them. A terminal task gets a channel that stays empty.
     pub fn subscribe<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<Subscription<R>> {
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id)?;
+        let Inner { tasks, archive, .. } = &mut *g;
+        let e = tasks.get_mut(id)?;
         let (tx, events) = sync_channel(SUBSCRIBER_BUFFER);
-        if !e.task.status.state.is_terminal() {
-            e.subscribers.push(tx);
-        }
-        Some(Subscription {
-            first: f(&e.task),
-            events,
-        })
+        let first = match e.held_mut() {
+            Some(h) => {
+                if !h.task.status.state.is_terminal() {
+                    h.subscribers.push(tx);
+                }
+                f(&h.task)
+            }
+            None => f(&*e.task(archive)?),
+        };
+        Some(Subscription { first, events })
     }
 
     /// A follow-up to a task waiting for input: checked and added to its
@@ -301,43 +383,48 @@ impl TaskStore {
     /// follow-ups cannot both resume it. Returns the task's cancel token.
     pub fn resume(&self, id: &str, mut m: Message) -> Result<CancelToken, ResumeError> {
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(ResumeError::NotFound)?;
-        let (state, context_id) = (e.task.status.state, &e.task.context_id);
-        if let Some(given) = m.context_id.as_ref().filter(|c| *c != context_id) {
-            return Err(ResumeError::OtherContext {
-                given: given.clone(),
-                task: context_id.clone(),
-            });
-        }
-        if state.is_terminal() {
-            return Err(ResumeError::Finished {
-                state,
-                context_id: context_id.clone(),
-            });
-        }
+        let state = Self::resumable(&g, id, &mut m)?;
         if !matches!(state, TaskState::InputRequired | TaskState::AuthRequired) {
             return Err(ResumeError::NotWaiting(state));
         }
-        m.context_id = Some(context_id.clone());
-        m.task_id = Some(id.to_string());
-        let cancel = e.cancel.clone();
         let added = m.approx_bytes();
         // the message must fit the store's bound like a new task's: a task
         // waiting for input could otherwise grow by a message per turn
         self.make_room(&mut g, 0, added)
             .map_err(|Full| ResumeError::Full)?;
         // making room may have expired this very task (idle past the TTL)
-        let e = g.tasks.get_mut(id).ok_or(ResumeError::NotFound)?;
-        if e.task.status.state.is_terminal() {
-            return Err(ResumeError::Finished {
-                state: e.task.status.state,
-                context_id: e.task.context_id.clone(),
-            });
-        }
-        e.task.history.push(m);
+        Self::resumable(&g, id, &mut m)?;
+        let Some(h) = g.tasks.get_mut(id).and_then(Entry::held_mut) else {
+            return Err(ResumeError::NotFound);
+        };
+        let cancel = h.cancel.clone();
+        h.task.history.push(m);
         Self::touch(&mut g, id, added, 0);
         let _ = Self::set_status_locked(&mut g, id, TaskState::Working, None, false);
         Ok(cancel)
+    }
+
+    /// The state of a task a follow-up `m` may resume: found, not finished,
+    /// in the message's context (which `m` is given, with the task's id).
+    fn resumable(g: &Inner, id: &str, m: &mut Message) -> Result<TaskState, ResumeError> {
+        let e = g.tasks.get(id).ok_or(ResumeError::NotFound)?;
+        let state = e.state();
+        let context_id = e
+            .context_id(&g.archive)
+            .ok_or(ResumeError::NotFound)?
+            .to_string();
+        if let Some(given) = m.context_id.as_ref().filter(|c| **c != context_id) {
+            return Err(ResumeError::OtherContext {
+                given: given.clone(),
+                task: context_id,
+            });
+        }
+        if state.is_terminal() {
+            return Err(ResumeError::Finished { state, context_id });
+        }
+        m.context_id = Some(context_id);
+        m.task_id = Some(id.to_string());
+        Ok(state)
     }
 
     /// Appends a message to a task's history.
@@ -345,8 +432,12 @@ impl TaskStore {
     pub fn push_history(&self, id: &str, m: Message) -> Result<(), NotFound> {
         let added = m.approx_bytes();
         let mut g = self.lock();
-        let e = g.tasks.get_mut(id).ok_or(NotFound)?;
-        e.task.history.push(m);
+        let h = g
+            .tasks
+            .get_mut(id)
+            .and_then(Entry::held_mut)
+            .ok_or(NotFound)?;
+        h.task.history.push(m);
         Self::touch(&mut g, id, added, 0);
         Ok(())
     }
@@ -382,20 +473,20 @@ impl TaskStore {
         is_final: bool,
     ) -> Result<(), NotFound> {
         let e = g.tasks.get_mut(id).ok_or(NotFound)?;
-        if e.task.status.state.is_terminal() {
-            // terminal is forever: a late backend result after a cancel or
-            // an expiry must not resurrect the task
+        // terminal is forever: a late backend result after a cancel or an
+        // expiry must not resurrect the task (and a packed task is terminal)
+        let Some(h) = e.held_mut().filter(|h| !h.task.status.state.is_terminal()) else {
             return Ok(());
-        }
-        if e.task.status.state == state && parts.is_none() {
+        };
+        if h.task.status.state == state && parts.is_none() {
             // nothing new to tell (a resumed task is already working)
             return Ok(());
         }
-        let message = parts.map(|p| Message::agent(p, Some(&e.task.id), &e.task.context_id));
+        let message = parts.map(|p| Message::agent(p, Some(&h.task.id), &h.task.context_id));
         let mut added = 0;
         if let Some(m) = &message {
             added += m.approx_bytes();
-            e.task.history.push(m.clone());
+            h.task.history.push(m.clone());
         }
         let status = TaskStatus {
             state,
@@ -403,33 +494,24 @@ impl TaskStore {
             timestamp: now_rfc3339(),
         };
         added += status.approx_bytes();
-        let removed = std::mem::replace(&mut e.task.status, status).approx_bytes();
-        if !e.subscribers.is_empty() {
+        let removed = std::mem::replace(&mut h.task.status, status).approx_bytes();
+        if !h.subscribers.is_empty() {
             let event = TaskEvent::Status {
-                task_id: e.task.id.clone(),
-                context_id: e.task.context_id.clone(),
-                status: e.task.status.clone(),
+                task_id: h.task.id.clone(),
+                context_id: h.task.context_id.clone(),
+                status: h.task.status.clone(),
                 is_final,
             };
-            Self::notify(e, &event);
+            Self::notify(h, &event);
             if is_final {
-                e.subscribers.clear();
+                h.subscribers.clear();
             }
-        }
-        if state.is_terminal() {
-            g.seq += 1;
-            let s = g.seq;
-            if let Some(e) = g.tasks.get_mut(id) {
-                e.terminal_seq = Some(s);
-                // a finished task is kept for reads only: what served it
-                // live goes, so the 1,000 kept tasks hold fewer small
-                // allocations scattered over the allocator's pages
-                e.preview = String::new();
-                e.subscribers = Vec::new();
-            }
-            g.terminal.insert((s, id.to_string()));
         }
         Self::touch(g, id, added, removed);
+        if state.is_terminal() {
+            g.finished(id);
+            g.pack_old();
+        }
         Ok(())
     }
 
@@ -437,7 +519,7 @@ impl TaskStore {
     /// started this run), and the history before it if `with_history`.
     pub fn turn(&self, id: &str, with_history: bool) -> Option<Turn> {
         let g = self.lock();
-        let t = &g.tasks.get(id)?.task;
+        let t = g.tasks.get(id)?.task(&g.archive)?;
         let (message, before) = t.history.split_last()?;
         Some(Turn {
             context_id: t.context_id.clone(),
@@ -453,13 +535,7 @@ impl TaskStore {
     /// Forgets a task (one answered with a direct message instead: to the
     /// client it never existed). Its subscribers' channels close.
     pub fn remove(&self, id: &str) {
-        let mut g = self.lock();
-        if let Some(e) = g.tasks.remove(id) {
-            g.bytes -= e.bytes;
-            if let Some(seq) = e.terminal_seq {
-                g.terminal.remove(&(seq, id.to_string()));
-            }
-        }
+        self.lock().forget(id);
     }
 
     /// Adds text to one of the task's artifacts (created on first use, with
@@ -495,11 +571,11 @@ impl TaskStore {
     ) -> Result<(), NotFound> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id).ok_or(NotFound)?;
-        if e.task.status.state.is_terminal() {
+        let Some(h) = e.held_mut().filter(|h| !h.task.status.state.is_terminal()) else {
             return Ok(());
-        }
-        let event_chunk = (!e.subscribers.is_empty()).then(|| chunk.clone());
-        let existing = e
+        };
+        let event_chunk = (!h.subscribers.is_empty()).then(|| chunk.clone());
+        let existing = h
             .task
             .artifacts
             .iter_mut()
@@ -512,31 +588,31 @@ impl TaskStore {
             }
             None => {
                 let added = chunk.approx_bytes();
-                e.task.artifacts.push(chunk);
+                h.task.artifacts.push(chunk);
                 (false, added, 0)
             }
         };
         if let Some(artifact) = event_chunk {
             let event = TaskEvent::Artifact {
-                task_id: e.task.id.clone(),
-                context_id: e.task.context_id.clone(),
+                task_id: h.task.id.clone(),
+                context_id: h.task.context_id.clone(),
                 artifact,
                 append: appended,
                 last_chunk,
             };
-            Self::notify(e, &event);
+            Self::notify(h, &event);
         }
         Self::touch(&mut g, id, added, removed);
         Ok(())
     }
 
-    fn notify(e: &mut Entry, event: &TaskEvent) {
-        e.subscribers.retain(|s| match s.try_send(event.clone()) {
+    fn notify(h: &mut Held, event: &TaskEvent) {
+        h.subscribers.retain(|s| match s.try_send(event.clone()) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 log::warn!(
                     "task {}: dropping a subscriber that fell {SUBSCRIBER_BUFFER} events behind",
-                    e.task.id
+                    h.task.id
                 );
                 false
             }
@@ -563,26 +639,32 @@ impl TaskStore {
         StoreStats {
             tasks: g.tasks.len(),
             bytes: g.bytes,
-            live: g.tasks.len() - g.terminal.len(),
+            archive_bytes: g.archive.capacity(),
+            live: g.tasks.len().saturating_sub(g.terminal.len()),
             evicted: g.evicted,
             expired: g.expired,
         }
     }
 
+    /// Held tasks not yet terminal (every live task is held).
+    fn live(g: &Inner) -> impl Iterator<Item = (&Entry, &Held)> {
+        g.tasks.values().filter_map(|e| {
+            e.held()
+                .filter(|h| !h.task.status.state.is_terminal())
+                .map(|h| (e, h))
+        })
+    }
+
     /// Tasks not yet terminal, most recently changed first.
     pub fn live_tasks(&self) -> Vec<LiveTask> {
         let g = self.lock();
-        let mut live: Vec<&Entry> = g
-            .tasks
-            .values()
-            .filter(|e| !e.task.status.state.is_terminal())
-            .collect();
-        live.sort_by_key(|e| std::cmp::Reverse(e.updated_wall));
+        let mut live: Vec<_> = Self::live(&g).collect();
+        live.sort_by_key(|(e, _)| std::cmp::Reverse(e.updated_wall));
         live.iter()
-            .map(|e| LiveTask {
-                id: e.task.id.clone(),
-                state: e.task.status.state,
-                preview: e.preview.clone(),
+            .map(|(_, h)| LiveTask {
+                id: h.task.id.clone(),
+                state: h.task.status.state,
+                preview: h.preview.clone(),
             })
             .collect()
     }
@@ -590,11 +672,9 @@ impl TaskStore {
     /// The preview of the most recently changed live task, or empty.
     pub fn newest_live_preview(&self) -> String {
         let g = self.lock();
-        g.tasks
-            .values()
-            .filter(|e| !e.task.status.state.is_terminal())
-            .max_by_key(|e| e.updated_wall)
-            .map(|e| e.preview.clone())
+        Self::live(&g)
+            .max_by_key(|(e, _)| e.updated_wall)
+            .map(|(_, h)| h.preview.clone())
             .unwrap_or_default()
     }
 
@@ -602,12 +682,8 @@ impl TaskStore {
     pub fn cancel_all(&self) -> usize {
         let g = self.lock();
         let mut n = 0;
-        for e in g
-            .tasks
-            .values()
-            .filter(|e| !e.task.status.state.is_terminal())
-        {
-            e.cancel.trigger();
+        for (_, h) in Self::live(&g) {
+            h.cancel.trigger();
             n += 1;
         }
         n
@@ -621,7 +697,8 @@ impl TaskStore {
         let mut g = self.lock();
         g.tasks
             .values_mut()
-            .map(|e| std::mem::take(&mut e.subscribers).len())
+            .filter_map(Entry::held_mut)
+            .map(|h| std::mem::take(&mut h.subscribers).len())
             .sum()
     }
 
@@ -640,17 +717,18 @@ impl TaskStore {
             ),
         };
         let g = self.lock();
-        let mut hits: Vec<(u128, &String, &Entry)> = g
+        let archive = &g.archive;
+        let mut hits: Vec<(u128, &str, &Entry)> = g
             .tasks
             .iter()
             .filter(|(_, e)| {
                 p.context_id
                     .as_ref()
-                    .is_none_or(|c| *c == e.task.context_id)
+                    .is_none_or(|c| e.context_id(archive) == Some(c.as_str()))
             })
-            .filter(|(_, e)| p.status.is_none_or(|s| s == e.task.status.state))
+            .filter(|(_, e)| p.status.is_none_or(|s| s == e.state()))
             .filter(|(_, e)| after.is_none_or(|a| e.updated_wall > a))
-            .map(|(id, e)| (e.updated_wall, id, e))
+            .map(|(id, e)| (e.updated_wall, id.as_str(), e))
             .collect();
         let total_size = hits.len();
         hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
@@ -658,7 +736,7 @@ impl TaskStore {
             None => 0,
             Some((ts, id)) => hits
                 .iter()
-                .position(|(t, i, _)| *t < *ts || (*t == *ts && *i > id))
+                .position(|(t, i, _)| *t < *ts || (*t == *ts && *i > id.as_str()))
                 .unwrap_or(hits.len()),
         };
         let size = p
@@ -674,7 +752,14 @@ impl TaskStore {
         };
         let tasks = page
             .iter()
-            .map(|(_, _, e)| e.task.copy_with(p.history_length, p.include_artifacts))
+            .filter_map(|(_, _, e)| match e.task(archive)? {
+                std::borrow::Cow::Borrowed(t) => {
+                    Some(t.copy_with(p.history_length, p.include_artifacts))
+                }
+                std::borrow::Cow::Owned(t) => {
+                    Some(t.trimmed(p.history_length, p.include_artifacts))
+                }
+            })
             .collect();
         Ok(Page {
             tasks,
@@ -830,9 +915,125 @@ mod tests {
         store.set_status(&id, TaskState::Completed, None).unwrap();
         drop(sub);
         let g = store.lock();
-        let e = &g.tasks[&id];
-        assert_eq!(e.preview.capacity(), 0);
-        assert_eq!(e.subscribers.capacity(), 0);
+        let h = g.tasks[id.as_str()].held().unwrap();
+        assert_eq!(h.preview.capacity(), 0);
+        assert_eq!(h.subscribers.capacity(), 0);
+    }
+
+    /// Finishes `n` new small tasks, so older finished ones get packed.
+    fn finish_more(store: &TaskStore, n: u64) {
+        for _ in 0..n {
+            let id = add(store, "filler").unwrap();
+            store.set_status(&id, TaskState::Completed, None).unwrap();
+        }
+    }
+
+    fn is_packed(store: &TaskStore, id: &str) -> bool {
+        matches!(store.lock().tasks[id].body, Body::Packed { .. })
+    }
+
+    #[test]
+    fn a_finished_task_is_packed_later_and_reads_back_the_same_everywhere() {
+        let store = TaskStore::new(StoreLimits::default());
+        let t = pack::rich_task();
+        let (id, ctx) = (t.id.clone(), t.context_id.clone());
+        store.insert(t, CancelToken::new(), "p".into()).unwrap();
+        let list = |store: &TaskStore| {
+            let p = ListParams {
+                context_id: Some(ctx.clone()),
+                status: Some(TaskState::Failed),
+                history_length: Some(1),
+                include_artifacts: false,
+                ..Default::default()
+            };
+            store.list(&p).unwrap().tasks
+        };
+        let (whole, cut, listed) = (store.get(&id, None), store.get(&id, Some(1)), list(&store));
+        finish_more(&store, HELD_FINISHED - 1);
+        assert!(
+            !is_packed(&store, &id),
+            "the newest finished tasks stay held"
+        );
+        finish_more(&store, 1);
+        assert!(is_packed(&store, &id));
+        assert_eq!(store.get(&id, None), whole);
+        assert_eq!(store.get(&id, Some(1)), cut);
+        assert_eq!(cut.unwrap().history.len(), 1);
+        assert_eq!(list(&store), listed);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(store.state(&id), Some(TaskState::Failed));
+        assert!(store.cancel_token(&id).is_none());
+        let sub = store.subscribe(&id, |t| t.clone()).unwrap();
+        assert_eq!(Some(sub.first), whole);
+        assert!(sub.events.try_recv().is_err());
+        assert_eq!(
+            store.resume(&id, msg("more")).err(),
+            Some(ResumeError::Finished {
+                state: TaskState::Failed,
+                context_id: ctx.clone()
+            })
+        );
+        // writes to a finished task change nothing, packed or not
+        store
+            .set_status(&id, TaskState::Completed, Some("late".into()))
+            .unwrap();
+        store
+            .append_text(&id, "r", "response", "late", true)
+            .unwrap();
+        assert_eq!(store.get(&id, None), whole);
+        assert!(store.stats().archive_bytes >= archive::CHUNK);
+        store.remove(&id);
+        assert!(store.get(&id, None).is_none());
+        assert_eq!(store.stats().tasks, HELD_FINISHED as usize);
+        assert_eq!(store.stats().live, 0);
+    }
+
+    #[test]
+    fn packed_tasks_evicted_give_their_chunks_back() {
+        let store = TaskStore::new(StoreLimits {
+            max_tasks: 100,
+            ..Default::default()
+        });
+        let mut most = 0;
+        for i in 0..20_000 {
+            let text = if i % 1000 == 0 {
+                "x".repeat(archive::CHUNK)
+            } else {
+                i.to_string()
+            };
+            let id = add(&store, &text).unwrap();
+            store.set_status(&id, TaskState::Completed, None).unwrap();
+            most = most.max(store.stats().archive_bytes);
+        }
+        // 36 packed tasks of ~200 bytes: one shared chunk, at times a second
+        // while the first empties, and a large task's own chunk
+        assert!(most <= 4 * archive::CHUNK, "{most}");
+        assert_eq!(store.stats().evicted, 19_900);
+        let g = store.lock();
+        assert_eq!(g.terminal.len(), 100);
+        assert!(g
+            .terminal
+            .iter()
+            .all(|(s, id)| g.tasks[id.as_str()].terminal_seq == Some(*s)));
+    }
+
+    #[test]
+    fn a_task_too_deep_to_pack_stays_held_and_still_goes() {
+        let store = TaskStore::new(StoreLimits {
+            max_tasks: HELD_FINISHED as usize + 10,
+            ..Default::default()
+        });
+        let deep = (0..110).fold(serde_json::json!(0), |v, _| serde_json::json!([v]));
+        let mut t = new_task(msg("deep"));
+        t.metadata = Some(serde_json::Map::from_iter([("d".to_string(), deep)]));
+        let id = t.id.clone();
+        store.insert(t, CancelToken::new(), String::new()).unwrap();
+        store.set_status(&id, TaskState::Completed, None).unwrap();
+        finish_more(&store, HELD_FINISHED + 5);
+        assert!(!is_packed(&store, &id));
+        assert!(store.get(&id, None).unwrap().metadata.is_some());
+        finish_more(&store, 10);
+        assert!(store.get(&id, None).is_none(), "evicted oldest first");
     }
 
     #[test]
