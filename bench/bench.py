@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmarks, one run, same machine, same requests, same load
-generator (wrk pinned to core 1; each server alone, pinned to core 0):
+generator (wrk pinned to core 1; the servers pinned to core 0, taking turns
+at each point, so each is loaded alone while the others idle):
 
 * workspace-agent (the static binary, its default settings);
 * a2a-rs: an echo agent on the official Rust A2A SDK (a2a-server-lf on
@@ -284,24 +285,63 @@ def time_to_first_event(srv, point, trials):
     return statistics.median(times) * 1000 if times else None
 
 
-def measure_points(srv, args, res, scripts):
-    """Every point at every connection count; unsupported points are left
-    out with the probe's answer."""
-    res["points"], res["unsupported"] = {}, {}
+class AfterLoad:
+    """RSS 2 s and 12 s after a server's last load: each load restarts the
+    clock, so with the servers taking turns each is sampled after its own
+    last point, not after the others'."""
+
+    def __init__(self, srv, res):
+        self.srv, self.res, self.timers = srv, res, []
+
+    def loaded(self):
+        for t in self.timers:
+            t.cancel()
+        self.timers = [threading.Timer(after, self.sample, (key,)) for after, key in
+                       ((2, "after_load_rss_kib"), (12, "after_load_12s_rss_kib"))]
+        for t in self.timers:
+            t.start()
+
+    def sample(self, key):
+        self.res[key] = tree_rss_kib(self.srv.proc.pid)
+
+    def wait(self):
+        for t in self.timers:
+            t.join()
+
+
+def measure_points(srvs, args, res, scripts):
+    """Every point at every connection count, the servers taking turns at
+    each (so a drift of the machine's speed during the run reaches them
+    alike); a point a server does not serve is left out for it with the
+    probe's answer."""
+    after = {n: AfterLoad(srvs[n], res[n]) for n in srvs}
+    for n in srvs:
+        res[n]["points"], res[n]["unsupported"] = {}, {}
     for p in POINTS:
-        why = probe(srv, p)
-        if why:
-            res["unsupported"][p.key] = why
-            print(f"  {srv.name}: {p.label}: not supported ({why})", file=sys.stderr)
-            continue
-        res["points"][p.key] = [load_point(srv, p.path, c, args.duration, scripts[p.key]) for c in args.conns]
-        after = probe(srv, p)  # still answering correctly after the load
-        if after:
-            res["points"][p.key][-1]["failed_after"] = after
-        print(f"  {srv.name}: {p.label}: " + ", ".join(f"{x['rps']:,.0f}" for x in res["points"][p.key]) + " req/s",
-              file=sys.stderr)
-        if p.stream:
-            res.setdefault("ttfe_ms", {})[p.key] = time_to_first_event(srv, p, 5 if args.quick else 20)
+        serving = []
+        for n, srv in srvs.items():
+            why = probe(srv, p)
+            if why:
+                res[n]["unsupported"][p.key] = why
+                print(f"  {n}: {p.label}: not supported ({why})", file=sys.stderr)
+            else:
+                serving.append(n)
+                res[n]["points"][p.key] = []
+        for c in args.conns:
+            for n in serving:
+                res[n]["points"][p.key].append(load_point(srvs[n], p.path, c, args.duration, scripts[p.key]))
+                after[n].loaded()
+        for n in serving:
+            broken = probe(srvs[n], p)  # still answering correctly after the load
+            if broken:
+                res[n]["points"][p.key][-1]["failed_after"] = broken
+            print(f"  {n}: {p.label}: " + ", ".join(f"{x['rps']:,.0f}" for x in res[n]["points"][p.key])
+                  + " req/s", file=sys.stderr)
+            if p.stream:
+                trials = 5 if args.quick else 20
+                res[n].setdefault("ttfe_ms", {})[p.key] = time_to_first_event(srvs[n], p, trials)
+    for a in after.values():
+        a.wait()
 
 
 def startups(make, n):
@@ -315,31 +355,38 @@ def startups(make, n):
     return up, down
 
 
-def bench_server(make, args, scripts):
-    res = {}
-    res["startup_ms"], res["idle_stop_ms"] = startups(make, args.startups)
-    srv = make()
-    srv.start()
-    time.sleep(1.0)
-    res["idle_rss_kib"] = tree_rss_kib(srv.proc.pid)
-    measure_points(srv, args, res, scripts)
-    time.sleep(2)
-    res["after_load_rss_kib"] = tree_rss_kib(srv.proc.pid)
-    time.sleep(1 if args.quick else 10)  # ours trims its heap every 10 s when idle
-    res["after_load_12s_rss_kib"] = tree_rss_kib(srv.proc.pid)
-    # growth: more rounds of the send the server speaks (1.0 where it can)
+def growth_and_stop(srv, args, res, scripts):
+    """More rounds of the send the server speaks (1.0 where it can), RSS
+    after each; then SIGTERM in the middle of a wrk run."""
     send = next((k for k in ("send10", "send03") if k in res["points"]), None)
     res["rounds_point"], res["rss_after_rounds_kib"] = send, []
     for _ in range(args.rounds if send else 0):
         wrk(srv.url + "/", 64, max(1, args.duration // 2), scripts[send])
         time.sleep(0.5)
         res["rss_after_rounds_kib"].append(tree_rss_kib(srv.proc.pid))
-    # shutdown under load: SIGTERM in the middle of a wrk run
     t = threading.Thread(target=wrk, args=(srv.url + "/", 64, 4, scripts[send or "card"]))
     t.start()
     time.sleep(1.5)
     res["loaded_stop_ms"] = srv.stop() * 1000
     t.join()
+
+
+def bench_servers(make, names, args, scripts):
+    """Startup and idle stop one server at a time; then all started (each
+    pinned to core 0, idle while another is loaded) for the points; then
+    growth and a stop under load, one at a time."""
+    res = {n: {} for n in names}
+    for n in names:
+        res[n]["startup_ms"], res[n]["idle_stop_ms"] = startups(make[n], args.startups)
+    srvs = {n: make[n]() for n in names}
+    for srv in srvs.values():
+        srv.start()
+    time.sleep(1.0)
+    for n, srv in srvs.items():
+        res[n]["idle_rss_kib"] = tree_rss_kib(srv.proc.pid)
+    measure_points(srvs, args, res, scripts)
+    for n, srv in srvs.items():
+        growth_and_stop(srv, args, res[n], scripts)
     return res
 
 
@@ -501,7 +548,7 @@ def target_rows(r):
 
 def markdown(r):
     names, S = list(r["servers"]), r["servers"]
-    out = [f"Run: {r['date']} on {r['machine']}; wrk {r['wrk']} pinned to core 1, each server alone on core 0; "
+    out = [f"Run: {r['date']} on {r['machine']}; wrk {r['wrk']} pinned to core 1, the servers on core 0 taking turns at each point; "
            f"{r['duration']} s per point{' (--quick: checks the script, measures nothing)' if r['quick'] else ''}.",
            f"Peers: {', '.join(f'{k} {v}' for k, v in r['versions'].items() if v)}.",
            f"Other processes using a core before / after: {r['load_before'] or 'none'} / {r['load_after'] or 'none'}.", ""]
@@ -597,10 +644,7 @@ def main():
             scripts[p.key] = os.path.join(tmp, f"{p.key}.lua")
             with open(scripts[p.key], "w") as f:
                 f.write(p.lua())
-        make = makers(args)
-        for name in args.servers:
-            print(f"{name}:", file=sys.stderr)
-            r["servers"][name] = bench_server(make[name], args, scripts)
+        r["servers"] = bench_servers(makers(args), args.servers, args, scripts)
     r["load_after"] = other_load()
     r["sizes"] = sizes(args)
     r["container"] = None if args.quick or args.no_container else container_metrics()
