@@ -85,7 +85,10 @@ impl Entry {
     }
 
     /// Packs a finished held task into `archive`. One holding a JSON value
-    /// too deep to read back stays held.
+    /// too deep to read back stays held, and so does one whose bytes would
+    /// outgrow what it counts against the store's bound (JSON text escapes
+    /// a control character in 6 bytes: a string of them packs 6 times the
+    /// size it holds), so packing never takes the store past its bound.
     pub fn pack(&mut self, archive: &mut Archive) {
         let Body::Held(h) = &self.body else {
             return;
@@ -94,7 +97,7 @@ impl Entry {
         if !state.is_terminal() {
             return;
         }
-        if let Some(bytes) = pack::pack(&h.task) {
+        if let Some(bytes) = pack::pack(&h.task).filter(|b| b.len() <= self.bytes) {
             self.body = Body::Packed {
                 slot: archive.put(bytes),
                 state,

@@ -1017,6 +1017,44 @@ mod tests {
             .all(|(s, id)| g.tasks[id.as_str()].terminal_seq == Some(*s)));
     }
 
+    /// Found attacking the binary: 166 finished tasks whose metadata held
+    /// 100,000 U+0001 each counted 16 MiB against the store's bound, but
+    /// their packed JSON text (`\u0001`, 6 bytes each) held 122 MB of chunks.
+    #[test]
+    fn a_task_packing_larger_than_it_counts_stays_held() {
+        let store = TaskStore::new(StoreLimits::default());
+        let mut ids = vec![];
+        for _ in 0..HELD_FINISHED + 20 {
+            let mut t = new_task(msg("escapes"));
+            t.metadata = Some(serde_json::Map::from_iter([(
+                "k".to_string(),
+                serde_json::Value::String("\u{1}".repeat(10_000)),
+            )]));
+            ids.push(t.id.clone());
+            store.insert(t, CancelToken::new(), String::new()).unwrap();
+            store
+                .set_status(ids.last().unwrap(), TaskState::Completed, None)
+                .unwrap();
+        }
+        let st = store.stats();
+        assert!(
+            st.archive_bytes <= st.bytes,
+            "{} > {}",
+            st.archive_bytes,
+            st.bytes
+        );
+        assert!(!is_packed(&store, &ids[0]));
+        assert_eq!(
+            store.get(&ids[0], None).unwrap().history[0].parts[0],
+            Part::text("escapes")
+        );
+        // a task that packs smaller still is packed
+        let id = add(&store, "plain").unwrap();
+        store.set_status(&id, TaskState::Completed, None).unwrap();
+        finish_more(&store, HELD_FINISHED);
+        assert!(is_packed(&store, &id));
+    }
+
     #[test]
     fn a_task_too_deep_to_pack_stays_held_and_still_goes() {
         let store = TaskStore::new(StoreLimits {
