@@ -70,9 +70,7 @@ impl Agent {
     /// Starts the agent with test defaults (loopback, no platform, a temp
     /// CONFIGS_DIR), overridden by `env`, and waits until it serves.
     pub fn start(env: &[(&str, &str)]) -> Agent {
-        let a = Agent::spawn(env);
-        a.wait_ready();
-        a
+        Agent::start_inner(env, None, &[])
     }
 
     pub fn spawn(env: &[(&str, &str)]) -> Agent {
@@ -82,9 +80,7 @@ impl Agent {
     /// Like `start`, with the binary started through `wrapper` (e.g.
     /// `unshare ...`): `child` is then the wrapper's process.
     pub fn start_wrapped(env: &[(&str, &str)], wrapper: &[&str]) -> Agent {
-        let a = Agent::spawn_inner(env, None, None, wrapper);
-        a.wait_ready();
-        a
+        Agent::start_inner(env, None, wrapper)
     }
 
     /// Like `start`, with the agent running as `uid` (gid the same), as the
@@ -99,9 +95,20 @@ impl Agent {
     /// `start_as` through `wrapper` (e.g. `prlimit ...`), which runs as
     /// `uid` too.
     pub fn start_wrapped_as(env: &[(&str, &str)], uid: u32, wrapper: &[&str]) -> Agent {
-        let a = Agent::spawn_inner(env, None, Some(uid), wrapper);
-        a.wait_ready();
-        a
+        Agent::start_inner(env, Some(uid), wrapper)
+    }
+
+    /// Spawns and waits until ready, on a fresh port again when another
+    /// test's agent took the one `free_port` found meanwhile (tests run in
+    /// parallel): then the card answering would be that other agent's.
+    fn start_inner(env: &[(&str, &str)], uid: Option<u32>, wrapper: &[&str]) -> Agent {
+        for _ in 0..5 {
+            let a = Agent::spawn_inner(env, None, uid, wrapper);
+            if a.ready() {
+                return a;
+            }
+        }
+        panic!("no free port in 5 tries");
     }
 
     /// Like `spawn`, with the log kept in `log_dir` (for a CONFIGS_DIR the
@@ -173,12 +180,27 @@ impl Agent {
     }
 
     pub fn wait_ready(&self) {
+        assert!(
+            self.ready(),
+            "another program took port {}; logs:\n{}",
+            self.port,
+            self.logs()
+        );
+    }
+
+    /// True once this agent serves its card; false if its port was taken.
+    /// Its own log says which, before a card answer is believed: the port
+    /// may be another agent's.
+    fn ready(&self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if let Ok((200, _, _)) =
-                http(self.port, "GET", "/.well-known/agent-card.json", &[], b"")
-            {
-                return;
+            let logs = self.logs();
+            if logs.contains("cannot listen on") && logs.contains("Address already in use") {
+                return false;
+            }
+            let card = || http(self.port, "GET", "/.well-known/agent-card.json", &[], b"");
+            if logs.contains("serving the agent card") && matches!(card(), Ok((200, _, _))) {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
