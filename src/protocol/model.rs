@@ -243,7 +243,7 @@ impl Task {
     /// A copy of only what a reply shows: the history cut to `n` messages,
     /// the artifacts if asked for. What is left out is never copied.
     pub fn copy_with(&self, n: Option<usize>, artifacts: bool) -> Task {
-        let skip = n.map_or(0, |n| self.history.len().saturating_sub(n));
+        let skip = self.older_than(n);
         Task {
             id: self.id.clone(),
             context_id: self.context_id.clone(),
@@ -257,18 +257,21 @@ impl Task {
             metadata: self.metadata.clone(),
         }
     }
-}
 
-impl Task {
     /// `copy_with` for a task already owned: what is left out is dropped,
     /// the rest moved.
     pub fn trimmed(mut self, n: Option<usize>, artifacts: bool) -> Task {
-        let skip = n.map_or(0, |n| self.history.len().saturating_sub(n));
-        self.history.drain(..skip);
+        self.history.drain(..self.older_than(n));
         if !artifacts {
             self.artifacts = Vec::new();
         }
         self
+    }
+
+    /// How many of the oldest history messages a reply showing at most
+    /// `n` leaves out.
+    pub fn older_than(&self, n: Option<usize>) -> usize {
+        n.map_or(0, |n| self.history.len().saturating_sub(n))
     }
 }
 
@@ -339,24 +342,14 @@ pub fn approx_value_bytes(v: &Value) -> usize {
 /// is 0), walked without recursion like `approx_value_bytes`.
 pub fn value_depth(v: &Value) -> usize {
     let mut deepest = 0;
-    let mut stack = vec![Frame::Array(std::slice::from_ref(v).iter())];
-    while let Some(top) = stack.last_mut() {
-        let next = match top {
-            Frame::Array(it) => it.next(),
-            Frame::Object(it) => it.next().map(|(_, v)| v),
-        };
-        let Some(v) = next else {
-            stack.pop();
-            continue;
-        };
-        match v {
-            Value::Array(a) => stack.push(Frame::Array(a.iter())),
-            Value::Object(m) => stack.push(Frame::Object(m.iter())),
-            _ => {}
-        }
-        // the root's frame is not a level of `v`
-        deepest = deepest.max(stack.len() - 1);
-    }
+    walk(
+        Frame::Array(std::slice::from_ref(v).iter()),
+        |_, v, frames| {
+            // the root's frame is not a level of `v`; a container is one more
+            let own = usize::from(matches!(v, Value::Array(_) | Value::Object(_)));
+            deepest = deepest.max(frames - 1 + own);
+        },
+    );
     deepest
 }
 
@@ -365,33 +358,39 @@ enum Frame<'a> {
     Object(serde_json::map::Iter<'a>),
 }
 
-/// Walks with a stack of iterators on the heap, not recursion: the values
-/// come from clients. The stack is as deep as the nesting, not as long as
-/// the value.
 fn approx_iter_bytes(root: Frame<'_>) -> usize {
     let mut total = 0;
+    walk(root, |key, v, _| {
+        total += key.map_or(0, |k| MAP_ENTRY + k.len()) + VALUE_NODE;
+        if let Value::String(s) = v {
+            total += s.len();
+        }
+    });
+    total
+}
+
+/// Visits every value under `root` with its key (in an object) and the
+/// number of frames open above it. Walks with a stack of iterators on the
+/// heap, not recursion: the values come from clients. The stack is as deep
+/// as the nesting, not as long as the value.
+fn walk<'a>(root: Frame<'a>, mut visit: impl FnMut(Option<&'a str>, &'a Value, usize)) {
     let mut stack = vec![root];
     while let Some(top) = stack.last_mut() {
         let next = match top {
-            Frame::Array(it) => it.next(),
-            Frame::Object(it) => it.next().map(|(k, v)| {
-                total += MAP_ENTRY + k.len();
-                v
-            }),
+            Frame::Array(it) => it.next().map(|v| (None, v)),
+            Frame::Object(it) => it.next().map(|(k, v)| (Some(k.as_str()), v)),
         };
-        let Some(v) = next else {
+        let Some((key, v)) = next else {
             stack.pop();
             continue;
         };
-        total += VALUE_NODE;
+        visit(key, v, stack.len());
         match v {
-            Value::String(s) => total += s.len(),
             Value::Array(a) => stack.push(Frame::Array(a.iter())),
             Value::Object(m) => stack.push(Frame::Object(m.iter())),
             _ => {}
         }
     }
-    total
 }
 
 #[cfg(test)]

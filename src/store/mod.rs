@@ -336,15 +336,13 @@ impl TaskStore {
         let Inner { tasks, archive, .. } = &mut *g;
         let entry = tasks.get_mut(id)?;
         let bytes = entry.bytes;
-        let cut = |t: &Task| history_length.map_or(0, |n| t.history.len().saturating_sub(n));
         if let Some(h) = entry.held_mut() {
-            let n = cut(&h.task);
-            let view = HistoryCut::new(&mut h.task, n);
+            let cut = h.task.older_than(history_length);
+            let view = HistoryCut::new(&mut h.task, cut);
             return Some(f(&*view.task, bytes));
         }
-        let mut t = entry.task(archive)?.into_owned();
-        t.history.drain(..cut(&t));
-        Some(f(&t, bytes))
+        let t = entry.task(archive)?.into_owned();
+        Some(f(&t.trimmed(history_length, true), bytes))
     }
 
     /// The task's state, without reading the rest of it.
