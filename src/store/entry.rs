@@ -60,6 +60,17 @@ impl Entry {
         }
     }
 
+    /// The task while it may still change: held and not yet terminal.
+    pub fn live(&self) -> Option<&Held> {
+        self.held().filter(|h| !h.task.status.state.is_terminal())
+    }
+
+    /// `live`, to change it.
+    pub fn live_mut(&mut self) -> Option<&mut Held> {
+        self.held_mut()
+            .filter(|h| !h.task.status.state.is_terminal())
+    }
+
     /// The task, borrowed if held, unpacked if not; `None` only if packed
     /// bytes do not read back (a bug, logged).
     pub fn task<'a>(&'a self, archive: &Archive) -> Option<Cow<'a, Task>> {

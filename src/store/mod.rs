@@ -109,9 +109,18 @@ impl Inner {
     /// Takes the task out of the store, with its place in the finished
     /// queue and what it holds in the archive.
     fn forget(&mut self, id: &str) -> bool {
-        let Some(e) = self.tasks.remove(id) else {
-            return false;
-        };
+        match self.tasks.remove(id) {
+            Some(e) => {
+                self.release(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What `e`, already out of the map, held: its bytes, its place in the
+    /// finished queue and its archive slot.
+    fn release(&mut self, e: Entry) {
         self.bytes -= e.bytes;
         if let Some(seq) = e.terminal_seq {
             if let Ok(i) = self.terminal.binary_search_by_key(&seq, |(s, _)| *s) {
@@ -119,7 +128,6 @@ impl Inner {
             }
         }
         e.release(&mut self.archive);
-        true
     }
 
     /// Packs finished tasks, oldest first, until only the newest
@@ -224,8 +232,6 @@ impl TaskStore {
         let mut g = self.lock();
         self.make_room(&mut g, 1, bytes)?;
         let id = TaskKey::new(&task.id);
-        // ids are fresh; a repeated one replaces its task whole
-        g.forget(id.as_str());
         g.bytes += bytes;
         let terminal = task.status.state.is_terminal();
         let entry = Entry {
@@ -240,7 +246,10 @@ impl TaskStore {
             updated_wall: wall_nanos(),
             terminal_seq: None,
         };
-        g.tasks.insert(id.clone(), entry);
+        if let Some(replaced) = g.tasks.insert(id.clone(), entry) {
+            // ids are fresh; a repeated one replaces its task whole
+            g.release(replaced);
+        }
         if terminal {
             g.finished(id.as_str());
             g.pack_old();
@@ -473,7 +482,7 @@ impl TaskStore {
         let e = g.tasks.get_mut(id).ok_or(NotFound)?;
         // terminal is forever: a late backend result after a cancel or an
         // expiry must not resurrect the task (and a packed task is terminal)
-        let Some(h) = e.held_mut().filter(|h| !h.task.status.state.is_terminal()) else {
+        let Some(h) = e.live_mut() else {
             return Ok(());
         };
         if h.task.status.state == state && parts.is_none() {
@@ -569,7 +578,7 @@ impl TaskStore {
     ) -> Result<(), NotFound> {
         let mut g = self.lock();
         let e = g.tasks.get_mut(id).ok_or(NotFound)?;
-        let Some(h) = e.held_mut().filter(|h| !h.task.status.state.is_terminal()) else {
+        let Some(h) = e.live_mut() else {
             return Ok(());
         };
         let event_chunk = (!h.subscribers.is_empty()).then(|| chunk.clone());
@@ -646,11 +655,7 @@ impl TaskStore {
 
     /// Held tasks not yet terminal (every live task is held).
     fn live(g: &Inner) -> impl Iterator<Item = (&Entry, &Held)> {
-        g.tasks.values().filter_map(|e| {
-            e.held()
-                .filter(|h| !h.task.status.state.is_terminal())
-                .map(|h| (e, h))
-        })
+        g.tasks.values().filter_map(|e| e.live().map(|h| (e, h)))
     }
 
     /// Tasks not yet terminal, most recently changed first.
@@ -984,6 +989,25 @@ mod tests {
         assert!(store.get(&id, None).is_none());
         assert_eq!(store.stats().tasks, HELD_FINISHED as usize);
         assert_eq!(store.stats().live, 0);
+    }
+
+    #[test]
+    fn a_repeated_id_replaces_its_task_whole() {
+        let store = TaskStore::new(StoreLimits::default());
+        let first = new_task(msg("first"));
+        let mut second = new_task(msg(&"second".repeat(100)));
+        second.id = first.id.clone();
+        let (id, bytes) = (first.id.clone(), second.approx_bytes());
+        store
+            .insert(first, CancelToken::new(), String::new())
+            .unwrap();
+        store.set_status(&id, TaskState::Completed, None).unwrap();
+        store
+            .insert(second, CancelToken::new(), String::new())
+            .unwrap();
+        let st = store.stats();
+        assert_eq!((st.tasks, st.bytes, st.live), (1, bytes, 1));
+        assert!(store.lock().terminal.is_empty());
     }
 
     #[test]
