@@ -57,16 +57,7 @@ impl<'a> Gen<'a> {
 
     /// An id as this agent issues them, from the next 16 bytes.
     fn uuid(&mut self) -> String {
-        let b: Vec<u8> = (0..16).map(|_| self.byte()).collect();
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        )
+        crate::ids::uuid_text(&std::array::from_fn(|_| self.byte()))
     }
 
     fn opt_text(&mut self) -> Option<String> {
